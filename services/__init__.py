@@ -1,0 +1,1 @@
+"""The Newswire services: ingest, enrichment, publish, scheduler and the reference receiver."""

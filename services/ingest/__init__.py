@@ -1,0 +1,1 @@
+"""Ingest: the editors' REST API. Stores each story version with its outbox event."""

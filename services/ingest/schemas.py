@@ -1,0 +1,140 @@
+"""API request and response models (never the table classes themselves)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
+
+from shared.models import Role
+
+MAX_HEADLINE = 500
+MAX_BODY_CHARS = 500_000
+
+
+class StoryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    headline: str = Field(min_length=1, max_length=MAX_HEADLINE)
+    body_text: str | None = Field(default=None, max_length=MAX_BODY_CHARS)
+    body_html: str | None = Field(default=None, max_length=MAX_BODY_CHARS)
+    byline: str | None = Field(default=None, max_length=300)
+    located: str | None = Field(default=None, max_length=200, description="Dateline place, e.g. 'ASTANA'")
+    slugline: str | None = Field(default=None, max_length=200)
+    language: str | None = Field(default=None, pattern=r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$")
+    urgency: int = Field(default=5, ge=1, le=9, description="1 = flash ... 9 = lowest")
+    embargoed_until: AwareDatetime | None = Field(
+        default=None, description="ISO 8601 with a timezone; the story is held until then"
+    )
+
+    @model_validator(mode="after")
+    def _needs_body(self) -> "StoryCreate":
+        if not self.body_text and not self.body_html:
+            raise ValueError("a story needs body_text or body_html")
+        return self
+
+
+class Links(BaseModel):
+    self: str
+
+
+class StoryAccepted(BaseModel):
+    id: str
+    uri: str
+    version: int
+    status: str
+    links: Links
+
+
+class TimelineEntry(BaseModel):
+    event: str
+    at: str | None
+    subscriber_id: str | None = None
+    subscriber: str | None = None
+    attempts: int | None = None
+    detail: str | None = None
+
+
+class StoryPublic(BaseModel):
+    id: str
+    uri: str
+    version: int
+    status: str
+    pubstatus: str
+    state: str
+    headline: str
+    byline: str | None
+    located: str | None
+    slugline: str | None
+    language: str | None
+    urgency: int
+    embargoed_until: str | None
+    tags: dict[str, Any] | None
+    timeline: list[TimelineEntry]
+    links: Links
+
+
+class SubscriberCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    url: HttpUrl
+
+
+class SubscriberPublic(BaseModel):
+    id: str
+    name: str
+    url: str
+    active: bool
+    disabled_reason: str | None
+    created_at: str
+
+
+class SubscriberCreated(SubscriberPublic):
+    secret: str = Field(description="Standard Webhooks signing secret (whsec_...); shown once")
+
+
+class AttemptPublic(BaseModel):
+    number: int
+    started_at: str
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+
+
+class DeliveryPublic(BaseModel):
+    id: str
+    message_id: str
+    story_id: str
+    version: int
+    state: str
+    attempts: list[AttemptPublic]
+    created_at: str
+    delivered_at: str | None
+    next_attempt_at: str | None
+    last_error: str | None
+
+
+class KeyCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    role: Role
+
+
+class KeyCreated(BaseModel):
+    id: str
+    name: str
+    role: Role
+    key: str = Field(description="The API key; shown once, stored only as a hash")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: list[dict[str, Any]] | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody

@@ -1,0 +1,1 @@
+"""Code every Newswire service imports: settings, database, models, events, queue."""

@@ -1,0 +1,80 @@
+"""One settings object for every service, read from ``NEWSWIRE_*`` environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Path(".newswire")
+    database_url: str | None = None
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = 8000
+    receiver_port: int = 8001
+    #: CIDRs that webhook targets may resolve to although they are private/loopback/link-local.
+    webhook_allowed_networks: Annotated[list[str], NoDecode] = []
+    #: Largest request body the API accepts (bytes); larger bodies get 413.
+    max_request_bytes: int = 1_048_576
+    webhook_timeout_seconds: float = 10.0
+    #: Attempts before a delivery is marked failed (spread over ~a day by the back-off schedule).
+    delivery_max_attempts: int = 18
+    #: How often the scheduler sweeps the outbox, embargoes and due deliveries.
+    scheduler_interval_seconds: float = 1.0
+    log_level: str = "INFO"
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _check_networks(cls, value: list[str]) -> list[str]:
+        for cidr in value:
+            ipaddress.ip_network(cidr, strict=False)  # raises ValueError with a clear message
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.env == "production":
+            if not self.database_url or self.database_url.startswith("sqlite"):
+                raise ValueError("NEWSWIRE_ENV=production needs NEWSWIRE_DATABASE_URL pointing at PostgreSQL")
+            if not self.redis_url:
+                raise ValueError("NEWSWIRE_ENV=production needs NEWSWIRE_REDIS_URL (no embedded Redis)")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'newswire.db').resolve()}"
+        if url.startswith("postgres://"):
+            url = "postgresql://" + url[len("postgres://"):]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        return url
+
+    @property
+    def broker_url(self) -> str:
+        if not self.redis_url:
+            raise RuntimeError(
+                "NEWSWIRE_REDIS_URL is not set: start the stack with `newswire run` "
+                "(which starts an embedded Redis) or point it at a Redis server"
+            )
+        return self.redis_url
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

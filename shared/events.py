@@ -1,0 +1,87 @@
+"""Transactional outbox: write an event with the change, relay it to Celery after commit.
+
+``record`` adds the event to the caller's session (same transaction as the change).
+``relay`` claims events with a lease column (SQLite has no SKIP LOCKED), hands each to
+Celery, and marks it sent. Whatever a crash or a Redis outage leaves unsent, the
+scheduler's ``relay_unsent`` sends again once the lease has run out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import timedelta
+
+from sqlalchemy import or_, update
+from sqlmodel import Session, select
+
+from shared.db import session_scope
+from shared.models import OutboxEvent
+from shared.queue import get_celery, priority_for_urgency
+from shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+#: What each event kind asks for next.
+TASK_FOR_EVENT = {
+    "version.stored": "enrichment.tag_version",
+    "version.enriched": "publish.render_version",
+    "version.released": "publish.render_version",
+}
+
+LEASE = timedelta(seconds=30)
+#: Events younger than this are left to the relay of the process that wrote them.
+SWEEP_GRACE = timedelta(seconds=2)
+
+
+def record(session: Session, kind: str, version_id: int, urgency: int) -> OutboxEvent:
+    if kind not in TASK_FOR_EVENT:
+        raise ValueError(f"unknown event kind {kind!r}")
+    event = OutboxEvent(kind=kind, version_id=version_id, priority=priority_for_urgency(urgency))
+    session.add(event)
+    return event
+
+
+def _claim(session: Session, event_id: int) -> bool:
+    now = utcnow()
+    result = session.exec(
+        update(OutboxEvent)
+        .where(OutboxEvent.id == event_id, OutboxEvent.sent_at.is_(None))
+        .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
+        .values(lease_until=now + LEASE, send_attempts=OutboxEvent.send_attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def relay(event_ids: Iterable[int]) -> int:
+    """Send the given events (after their transaction committed). Returns how many were sent."""
+    sent = 0
+    celery = get_celery()
+    for event_id in event_ids:
+        with session_scope() as session:
+            if not _claim(session, event_id):
+                continue
+            event = session.get(OutboxEvent, event_id)
+        try:
+            celery.send_task(TASK_FOR_EVENT[event.kind], args=[event.version_id], priority=event.priority)
+        except Exception:  # broker down: the lease runs out and the sweep tries again
+            log.warning("outbox event %s not sent; will retry", event_id, exc_info=True)
+            continue
+        with session_scope() as session:
+            session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
+        sent += 1
+    return sent
+
+
+def relay_unsent(limit: int = 500) -> int:
+    """Scheduler sweep: send events that nobody sent (crash, broker outage)."""
+    now = utcnow()
+    with session_scope() as session:
+        ids = session.exec(
+            select(OutboxEvent.id)
+            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.created_at < now - SWEEP_GRACE)
+            .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
+            .order_by(OutboxEvent.priority, OutboxEvent.id)
+            .limit(limit)
+        ).all()
+    return relay(ids)

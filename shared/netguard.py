@@ -1,0 +1,62 @@
+"""Webhook target guard: refuse URLs that resolve to private, loopback or link-local
+addresses (SSRF), unless the operator allowed those networks explicitly."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+
+class TargetRefused(ValueError):
+    """The URL may not receive webhooks; the message says why."""
+
+
+def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return (
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
+    )
+
+
+def check_addresses(addresses: Iterable[str], allowed_networks: Iterable[str]) -> None:
+    """Raise TargetRefused if any address is internal and outside the allowed networks."""
+    allowed = [ipaddress.ip_network(n, strict=False) for n in allowed_networks]
+    for text in addresses:
+        addr = ipaddress.ip_address(text.split("%", 1)[0])
+        if _is_internal(addr) and not any(addr in net for net in allowed):
+            raise TargetRefused(
+                f"webhook target resolves to {addr}, a private/loopback/link-local address; "
+                "allow its network in NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS if that is intended"
+            )
+
+
+def resolve(host: str, port: int) -> list[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
+    except socket.gaierror as exc:
+        raise TargetRefused(f"cannot resolve webhook host {host!r}: {exc.strerror}") from None
+    return sorted({info[4][0] for info in infos})
+
+
+def check_url(url: str, allowed_networks: Iterable[str]) -> None:
+    """Validate a webhook URL's form and where it resolves to."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise TargetRefused("webhook URL must use http or https")
+    if not parts.hostname:
+        raise TargetRefused("webhook URL has no host")
+    if parts.username or parts.password:
+        raise TargetRefused("webhook URL must not carry credentials")
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        raise TargetRefused("webhook URL has an invalid port") from None
+    check_addresses(resolve(parts.hostname, port), allowed_networks)

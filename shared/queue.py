@@ -1,0 +1,67 @@
+"""The Celery app: one queue per stage, routed by task-name prefix.
+
+Messages carry ids only; the database holds the state. Urgency maps onto Redis
+message priority so that flash stories (urgency 1-2) are fetched before routine ones.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.config import get_settings
+
+QUEUES = ("enrichment", "publish", "delivery")
+
+TASK_ROUTES = {
+    "enrichment.*": {"queue": "enrichment"},
+    "publish.*": {"queue": "publish"},
+    "delivery.*": {"queue": "delivery"},
+}
+
+#: Hard limit for any task; the Redis visibility timeout must stay well above it,
+#: or an unacknowledged message is handed to a second worker while the first still runs.
+TASK_TIME_LIMIT = 120
+VISIBILITY_TIMEOUT = 3600
+
+
+def priority_for_urgency(urgency: int) -> int:
+    """Redis priority (0 = fetched first) for an IPTC urgency (1 = flash ... 9 = lowest)."""
+    return max(0, min(9, urgency - 1))
+
+
+def make_celery(broker_url: str | None = None) -> Celery:
+    app = Celery("newswire", broker=broker_url or get_settings().broker_url)
+    app.conf.update(
+        task_routes=TASK_ROUTES,
+        task_default_queue="publish",
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_ignore_result=True,
+        worker_prefetch_multiplier=1,
+        task_time_limit=TASK_TIME_LIMIT,
+        task_soft_time_limit=TASK_TIME_LIMIT - 20,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={
+            "visibility_timeout": VISIBILITY_TIMEOUT,
+            "priority_steps": list(range(10)),
+            "sep": ":",
+            "queue_order_strategy": "priority",
+        },
+        task_serializer="json",
+        accept_content=["json"],
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+    )
+    return app
+
+
+_app: Celery | None = None
+
+
+def get_celery() -> Celery:
+    """The process-wide Celery app (built on first use, after settings are final)."""
+    global _app
+    if _app is None:
+        _app = make_celery()
+    return _app

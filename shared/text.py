@@ -1,0 +1,27 @@
+"""Story text helpers shared by ingest (sanitising) and enrichment (plain text to tag)."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import nh3
+
+_BLOCK_TAGS = re.compile(r"</?(p|div|br|li|h[1-6]|blockquote|tr)\b[^>]*>", re.IGNORECASE)
+
+
+def sanitize_html(body_html: str) -> str:
+    """Keep safe markup only (no scripts, styles, event handlers or javascript: links)."""
+    return nh3.clean(body_html)
+
+
+def html_to_text(body_html: str) -> str:
+    """Plain text of an HTML body, block elements turned into line breaks."""
+    spaced = _BLOCK_TAGS.sub("\n", body_html)
+    return html.unescape(nh3.clean(spaced, tags=set())).strip()
+
+
+def story_text(headline: str, body_text: str | None, body_html: str | None) -> str:
+    """Headline and body as one plain text, the form the taggers read."""
+    body = body_text if body_text else html_to_text(body_html or "")
+    return f"{headline}\n\n{body}"
