@@ -1,6 +1,6 @@
 """Database tables. State lives here, not in the queue: every task re-reads its row first.
 
-Datetimes are naive UTC (see ``shared.timeutil``).
+Datetimes are timezone-aware UTC (see ``shared.timeutil``).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Time helpers. The database stores naive UTC datetimes; the API speaks ISO 8601 with ``Z``."""
+"""Time helpers. Every datetime in Newswire is timezone-aware UTC (the tables refuse naive
+ones); the API speaks ISO 8601 with ``Z``."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ from datetime import datetime, timezone
 
 
 def utcnow() -> datetime:
-    """Now, as a naive UTC datetime (the form every table stores)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(timezone.utc)
 
 
-def to_naive_utc(value: datetime) -> datetime:
-    """An aware datetime converted to naive UTC; a naive one is taken to be UTC already."""
+def as_utc(value: datetime) -> datetime:
+    """An aware datetime converted to UTC; a naive one is taken to be UTC already."""
     if value.tzinfo is None:
-        return value
-    return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc)
 
 
 def isoformat(value: datetime | None) -> str | None:
-    """Naive UTC datetime -> ``2026-01-02T03:04:05.123456Z`` (None stays None)."""
+    """``2026-01-02T03:04:05.123456Z`` (None stays None)."""
     if value is None:
         return None
-    return value.replace(tzinfo=timezone.utc).isoformat().replace("+00:00", "Z")
+    return as_utc(value).isoformat().replace("+00:00", "Z")

@@ -23,7 +23,7 @@ from shared.models import (
 )
 from shared.netguard import check_url
 from shared.text import sanitize_html
-from shared.timeutil import isoformat, to_naive_utc, utcnow
+from shared.timeutil import isoformat, as_utc, utcnow
 from services.ingest import schemas
 
 
@@ -60,7 +60,7 @@ def create_story(
             return existing, current_version(session=session, story=existing), [], False
 
     now = utcnow()
-    embargo = to_naive_utc(payload.embargoed_until) if payload.embargoed_until else None
+    embargo = as_utc(payload.embargoed_until) if payload.embargoed_until else None
     story = Story(idempotency_key=idempotency_key, request_hash=request_hash, created_at=now)
     version = StoryVersion(
         story_id=story.id,

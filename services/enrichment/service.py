@@ -1,0 +1,45 @@
+"""Enrich one story version: read it, run the taggers outside any transaction, then write
+the tags and the next outbox event only if nobody did so first (idempotent)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+
+from shared import events
+from shared.db import session_scope
+from shared.models import StoryVersion, VersionState
+from shared.text import html_to_text
+from shared.timeutil import utcnow
+from services.enrichment.taggers import TAGGER_VERSION, tag_story
+
+log = logging.getLogger(__name__)
+
+
+def enrich_version(version_id: int) -> list[int]:
+    """Tag the version if it is still waiting; returns outbox event ids to relay."""
+    with session_scope() as session:
+        version = session.get(StoryVersion, version_id)
+        if version is None or version.state != VersionState.stored:
+            return []
+        headline, located, language, urgency = version.headline, version.located, version.language, version.urgency
+        body = version.body_text or html_to_text(version.body_html or "")
+
+    try:
+        tags = tag_story(headline=headline, body=body, located=located, language=language)
+    except Exception as exc:  # never block the wire: publish with no tags, say why
+        log.exception("tagging version %s failed", version_id)
+        tags = {"tagger_version": TAGGER_VERSION, "failures": [{"tagger": "all", "error": repr(exc)}]}
+
+    with session_scope() as session:
+        result = session.exec(
+            update(StoryVersion)
+            .where(StoryVersion.id == version_id, StoryVersion.state == VersionState.stored)
+            .values(tags=tags, state=VersionState.enriched, enriched_at=utcnow())
+        )
+        if result.rowcount != 1:
+            return []
+        event = events.record(session, "version.enriched", version_id, urgency)
+        session.flush()
+        return [event.id]

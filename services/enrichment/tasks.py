@@ -1,0 +1,22 @@
+"""Celery tasks of the enrichment service: thin wrappers over ``service``."""
+
+from __future__ import annotations
+
+from celery.signals import worker_init
+
+from shared import events
+from shared.queue import get_celery
+from services.enrichment import service
+from services.enrichment.taggers import warm_up
+
+app = get_celery()
+
+
+@worker_init.connect
+def _load_taggers(**_kwargs) -> None:
+    warm_up()
+
+
+@app.task(name="enrichment.tag_version")
+def tag_version(version_id: int) -> None:
+    events.relay(service.enrich_version(version_id))

@@ -1,0 +1,58 @@
+"""Load ``seeds/`` idempotently: subscribers by name, stories by a stable Idempotency-Key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlmodel import select
+
+from shared import events
+from shared.config import Settings
+from shared.db import session_scope
+from shared.models import Subscriber
+from services.ingest import schemas, service
+
+DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+
+
+@dataclass
+class SeedReport:
+    subscribers: dict[str, Subscriber] = field(default_factory=dict)
+    stories: dict[str, str] = field(default_factory=dict)  # file name -> story id
+    created: list[str] = field(default_factory=list)
+
+
+def load_subscribers(settings: Settings, seeds_dir: Path, report: SeedReport) -> None:
+    path = seeds_dir / "subscribers.json"
+    if not path.exists():
+        return
+    for spec in json.loads(path.read_text()):
+        url = spec["url"].format(receiver_port=settings.receiver_port)
+        with session_scope() as session:
+            existing = session.exec(select(Subscriber).where(Subscriber.name == spec["name"])).first()
+            if existing is None:
+                existing = service.create_subscriber(session=session, settings=settings, name=spec["name"], url=url)
+                report.created.append(f"subscriber {spec['name']}")
+            report.subscribers[spec["name"]] = existing
+
+
+def load_stories(seeds_dir: Path, report: SeedReport) -> None:
+    for path in sorted((seeds_dir / "stories").glob("*.json")):
+        payload = schemas.StoryCreate.model_validate_json(path.read_text())
+        with session_scope() as session:
+            story, _version, event_ids, created = service.create_story(
+                session=session, payload=payload, idempotency_key=f"seed:{path.name}"
+            )
+        events.relay(event_ids)
+        report.stories[path.name] = story.id
+        if created:
+            report.created.append(f"story {path.name}")
+
+
+def load_seeds(settings: Settings, seeds_dir: Path = DEFAULT_SEEDS_DIR) -> SeedReport:
+    report = SeedReport()
+    load_subscribers(settings, seeds_dir, report)
+    load_stories(seeds_dir, report)
+    return report

@@ -1,0 +1,1 @@
+"""Output channels: how a rendered item reaches a subscriber."""

@@ -1,0 +1,83 @@
+"""Standard Webhooks delivery: sign at send time, POST without following redirects,
+classify the answer."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+RESPONSE_EXCERPT = 500
+#: Statuses whose Retry-After header is honoured.
+RETRY_AFTER_STATUSES = {429, 502, 503, 504}
+
+
+@dataclass
+class SendResult:
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+    retry_after_seconds: float | None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+    @property
+    def gone(self) -> bool:
+        return self.status_code == 410
+
+
+def event_body(event_type: str, timestamp: str, data: dict) -> bytes:
+    return json.dumps({"type": event_type, "timestamp": timestamp, "data": data}, separators=(",", ":")).encode()
+
+
+def signed_headers(secret: str | list[str], message_id: str, body: bytes, now: datetime | None = None) -> dict:
+    """Standard Webhooks headers. With several secrets (rotation) every signature is sent."""
+    now = now or datetime.now(timezone.utc)
+    secrets = [secret] if isinstance(secret, str) else secret
+    signatures = " ".join(Webhook(s).sign(message_id, now, body.decode()) for s in secrets)
+    return {
+        "content-type": "application/json",
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signatures,
+        "user-agent": "Newswire-Webhooks/1",
+    }
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def send(client: httpx.Client, url: str, body: bytes, headers: dict) -> SendResult:
+    started = time.perf_counter()
+    try:
+        response = client.post(url, content=body, headers=headers)
+    except httpx.HTTPError as exc:
+        return SendResult(None, (time.perf_counter() - started) * 1000, f"{exc.__class__.__name__}: {exc}", None, None)
+    latency = (time.perf_counter() - started) * 1000
+    retry_after = (
+        parse_retry_after(response.headers.get("retry-after"))
+        if response.status_code in RETRY_AFTER_STATUSES
+        else None
+    )
+    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+    return SendResult(response.status_code, latency, error, response.text[:RESPONSE_EXCERPT], retry_after)

@@ -1,0 +1,1 @@
+"""Output formats. Each renders a stored story version to a document a subscriber receives."""

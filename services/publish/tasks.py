@@ -1,0 +1,18 @@
+"""Celery tasks of the publish service: thin wrappers over ``service``."""
+
+from __future__ import annotations
+
+from shared.queue import get_celery
+from services.publish import service
+
+app = get_celery()
+
+
+@app.task(name="publish.render_version")
+def render_version(version_id: int) -> None:
+    service.dispatch(service.render_version(version_id))
+
+
+@app.task(name="delivery.send", time_limit=60, soft_time_limit=45)
+def send_delivery(delivery_id: str) -> None:
+    service.send_delivery(delivery_id)

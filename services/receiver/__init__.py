@@ -1,0 +1,1 @@
+"""The reference receiver: a minimal downstream site that verifies Standard Webhooks."""

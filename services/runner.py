@@ -1,0 +1,169 @@
+"""``newswire run``: the whole pipeline on one machine, on embedded defaults.
+
+Starts a private Redis (unless NEWSWIRE_REDIS_URL is set), migrates the SQLite database,
+makes development keys, loads the seeds, and runs the API, one worker per stage, the
+scheduler and the reference receiver as child processes. Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from shared.config import get_settings
+from shared.db import migrate, session_scope
+from shared.embedded_redis import EmbeddedRedis
+from shared.models import Role
+from services.ingest.keys import create_key, find_key
+from services.ingest.seeds import DEFAULT_SEEDS_DIR, SeedReport, load_stories, load_subscribers
+
+RECEIVER_SUBSCRIBER = "demo-receiver"
+
+
+def dev_keys(path: Path) -> dict[str, str]:
+    """An editor and an admin key for this data directory, kept across runs."""
+    keys = json.loads(path.read_text()) if path.exists() else {}
+    with session_scope() as session:
+        for role in (Role.editor, Role.admin):
+            if not keys.get(role.value) or find_key(session=session, key=keys[role.value]) is None:
+                _row, keys[role.value] = create_key(session=session, name=f"dev {role.value}", role=role)
+    path.write_text(json.dumps(keys, indent=2))
+    path.chmod(0o600)
+    return keys
+
+
+class Children:
+    def __init__(self, logs: Path, env: dict[str, str]):
+        self.logs, self.env, self.procs = logs, env, {}
+
+    def start(self, name: str, args: list[str], to_console: bool = False) -> None:
+        out = None if to_console else (self.logs / f"{name}.log").open("ab")
+        self.procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *args],
+            env=self.env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
+        )
+
+    def dead(self) -> list[str]:
+        return [name for name, proc in self.procs.items() if proc.poll() is not None]
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def run_stack() -> int:
+    settings = get_settings()
+    data_dir = settings.data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    os.environ["NEWSWIRE_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
+
+    redis = None
+    if not settings.redis_url:
+        redis = EmbeddedRedis(data_dir / "redis")
+        os.environ["NEWSWIRE_REDIS_URL"] = redis.start()
+    get_settings.cache_clear()
+    settings = get_settings()
+
+    children = Children(logs, dict(os.environ))
+    stopping = False
+
+    def _stop(*_):
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        migrate(settings)
+        keys = dev_keys(data_dir / "dev-keys.json")
+        report = SeedReport()
+        load_subscribers(settings, DEFAULT_SEEDS_DIR, report)
+        receiver = report.subscribers.get(RECEIVER_SUBSCRIBER)
+
+        api_url = f"http://{settings.host}:{settings.port}"
+        children.start("api", ["api"])
+        for queue in ("enrichment", "publish", "delivery"):
+            children.start(f"worker-{queue}", ["worker", queue])
+        children.start("beat", ["beat"])
+        if receiver is not None:
+            children.start(
+                "receiver",
+                ["receiver", "--port", str(settings.receiver_port), "--secret", receiver.secret,
+                 "--out", str(data_dir / "received.jsonl")],
+                to_console=True,
+            )
+        if not _wait_ready(f"{api_url}/readyz", children, timeout=60):
+            print(f"the API did not become ready; see {logs}/api.log", file=sys.stderr)
+            return 1
+        load_stories(DEFAULT_SEEDS_DIR, report)
+        _banner(api_url, keys, report, logs, redis, settings.receiver_port if receiver else None)
+
+        while not stopping:
+            dead = children.dead()
+            if dead:
+                print(f"stopped because {', '.join(dead)} exited; see {logs}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print("\nstopping Newswire ...", flush=True)
+        return 0
+    finally:
+        children.stop()
+        if redis:
+            redis.stop()
+
+
+def _wait_ready(url: str, children: Children, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not children.dead():
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _banner(api_url, keys, report, logs, redis, receiver_port) -> None:
+    seeded = ", ".join(f"{name} -> {sid}" for name, sid in report.stories.items()) or "none"
+    lines = [
+        "",
+        "Newswire is running.",
+        f"  API          {api_url}",
+        f"  API docs     {api_url}/docs",
+        f"  Redis        {'embedded, ' if redis else ''}{os.environ['NEWSWIRE_REDIS_URL']}",
+        f"  Database     {get_settings().sqlalchemy_url}",
+        f"  Logs         {logs}/",
+        f"  Receiver     http://127.0.0.1:{receiver_port}/webhooks (its lines appear below)" if receiver_port else
+        "  Receiver     not started (no demo-receiver subscriber in seeds/)",
+        f"  Seed stories {seeded}",
+        f"  Editor key   {keys['editor']}",
+        f"  Admin key    {keys['admin']}",
+        "",
+        "Post a story:",
+        f"  curl -s -X POST {api_url}/v1/stories -H 'Authorization: Bearer {keys['editor']}' \\",
+        "       -H 'Content-Type: application/json' -d '{\"headline\": \"Hello\", \"body_text\": \"From Astana.\"}'",
+        "Press Ctrl-C to stop.",
+        "",
+    ]
+    print("\n".join(lines), flush=True)

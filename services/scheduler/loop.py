@@ -1,0 +1,32 @@
+"""The scheduler's sweeps. Run exactly one scheduler per deployment (the sweeps are
+idempotent, so a second one wastes work but breaks nothing)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from shared import events
+from services.publish import service as publish
+
+log = logging.getLogger(__name__)
+
+
+def sweep_once() -> dict[str, int]:
+    relayed = events.relay_unsent()
+    released = events.relay(publish.release_due_embargoes())
+    due = publish.due_delivery_ids()
+    publish.dispatch(due)
+    return {"relayed": relayed, "released": released, "deliveries": len(due)}
+
+
+def run(interval: float, stop: threading.Event) -> None:
+    log.info("scheduler started; sweeping every %.1f s", interval)
+    while not stop.is_set():
+        try:
+            counts = sweep_once()
+            if any(counts.values()):
+                log.info("sweep: %s", counts)
+        except Exception:  # a database or broker hiccup: log it and sweep again
+            log.exception("sweep failed")
+        stop.wait(interval)
