@@ -1,0 +1,196 @@
+"""Test helpers: bounded polling and a real local Newswire stack (Redis, workers, API, DB)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import httpx
+import psycopg
+import sqlalchemy as sa
+
+from shared.embedded_redis import EmbeddedRedis, free_port
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_MATERIAL = REPO.parent / "shared"
+T = TypeVar("T")
+
+
+def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.1, what: str = "condition") -> T:
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def newswire(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli", *args], env=env, capture_output=True, text=True, timeout=120, **kwargs
+    )
+
+
+def ninjs_schema_dir() -> Path:
+    """The IPTC schema handed to the project, or the project's unchanged copy of it."""
+    given = SHARED_MATERIAL / "spec"
+    return given if (given / "ninjs-schema_3.1.json").exists() else REPO / "services/publish/formats/schema"
+
+
+class PostgresDatabase:
+    """A throw-away database on the server named by NEWSWIRE_TEST_POSTGRES_URL."""
+
+    def __init__(self, url: str):
+        self.admin_url = re.sub(r"^postgresql\+psycopg://", "postgresql://", url)
+        self.name = f"newswire_test_{uuid.uuid4().hex[:10]}"
+        base = self.admin_url.rsplit("/", 1)[0]
+        self.url = f"{base}/{self.name}".replace("postgresql://", "postgresql+psycopg://", 1)
+
+    def create(self) -> str:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    def drop(self) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+class Receiver:
+    """The reference receiver (``newswire receiver``) in its own process."""
+
+    def __init__(self, stack: "Stack", secret: str, port: int):
+        self.port = port
+        self.out = stack.data_dir / f"received-{self.port}.jsonl"
+        self.log = (stack.data_dir / f"receiver-{self.port}.log").open("w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "receiver", "--port", str(self.port), "--secret", secret,
+             "--out", str(self.out)],
+            env=stack.env, stdout=self.log, stderr=subprocess.STDOUT,
+        )
+        wait_for(self._listening, timeout=20, what="the receiver to listen")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/webhooks"
+
+    def _listening(self) -> bool:
+        try:
+            httpx.get(f"http://127.0.0.1:{self.port}/", timeout=0.5)
+            return True
+        except httpx.HTTPError:
+            return False
+
+    def events(self) -> list[dict]:
+        if not self.out.exists():
+            return []
+        return [json.loads(line) for line in self.out.read_text().splitlines() if line.strip()]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+        self.log.close()
+
+
+class Stack:
+    """Real parts: an embedded Redis, the database, the API under uvicorn, one Celery worker
+    process per stage and the scheduler, each a separate OS process."""
+
+    def __init__(self, data_dir: Path, database_url: str | None):
+        self.data_dir = data_dir
+        self.redis = EmbeddedRedis(data_dir / "redis", appendonly=False)
+        self.api_port = free_port()
+        self.database_url = database_url or f"sqlite:///{data_dir / 'newswire.db'}"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.env = {
+            **os.environ,
+            "NEWSWIRE_DATA_DIR": str(data_dir),
+            "NEWSWIRE_DATABASE_URL": self.database_url,
+            "NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+            "NEWSWIRE_SCHEDULER_INTERVAL_SECONDS": "0.2",
+            "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
+            "NEWSWIRE_PORT": str(self.api_port),
+        }
+        self.engine = None
+
+    def start(self) -> "Stack":
+        self.env["NEWSWIRE_REDIS_URL"] = self.redis.start()
+        done = newswire(["migrate"], self.env)
+        assert done.returncode == 0, done.stderr
+        self.editor_key = self.create_key("editor")
+        self.admin_key = self.create_key("admin")
+        self._spawn("api", ["api"])
+        self._spawn("enrichment", ["worker", "enrichment", "--concurrency", "1"])
+        self._spawn("publish", ["worker", "publish", "--concurrency", "1"])
+        self._spawn("delivery", ["worker", "delivery", "--concurrency", "4"])
+        self._spawn("beat", ["beat"])
+        self.engine = sa.create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        wait_for(self._ready, timeout=60, what="the API /readyz")
+        return self
+
+    def create_key(self, role: str) -> str:
+        done = newswire(["keys", "create", "--role", role, "--name", f"test {role}"], self.env)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log = (self.data_dir / f"{name}.log").open("w")
+        self.processes[name] = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
+        )
+
+    def _ready(self) -> bool:
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                raise AssertionError(f"{name} exited: {(self.data_dir / f'{name}.log').read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{self.api_url}/readyz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def client(self, key: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return httpx.Client(base_url=self.api_url, headers=headers, timeout=10)
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+
+    def subscribe(self, name: str | None = None) -> tuple[dict, Receiver]:
+        """Register a subscriber, then start a reference receiver with its secret at its URL."""
+        name = name or f"site-{uuid.uuid4().hex[:8]}"
+        port = free_port()
+        with self.client(self.admin_key) as api:
+            created = api.post("/v1/subscribers", json={"name": name, "url": f"http://127.0.0.1:{port}/webhooks"})
+        assert created.status_code == 201, created.text
+        subscriber = created.json()
+        return subscriber, Receiver(self, subscriber["secret"], port)
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            proc.terminate()
+        for proc in self.processes.values():
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.engine is not None:
+            self.engine.dispose()
+        self.redis.stop()
+
