@@ -1,0 +1,23 @@
+"""One line that says what machine a benchmark ran on."""
+
+import datetime
+import os
+import platform
+
+
+def describe() -> str:
+    cpu = platform.processor() or "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        mem_kb = next(int(line.split()[1]) for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+        mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
+    except (OSError, StopIteration):
+        mem = "? GiB"
+    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, "
+            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")

@@ -1,0 +1,143 @@
+"""End-to-end pipeline benchmark on the real stack (embedded Redis, the API under uvicorn,
+one Celery worker process per stage, the scheduler, SQLite or PostgreSQL).
+
+    python -m bench.pipeline [--sequential 30] [--burst 300] [--postgres URL]
+
+* sequential: one story at a time, waiting for its webhook — latency from POST to the
+  receiver's verified arrival, on an idle pipeline (the "first webhook out" figure);
+* burst: N stories posted by 8 concurrent clients, then the time until the receiver has
+  verified all of them — throughput and latency under load.
+
+The receiver is an in-process HTTP server on 127.0.0.1 that verifies every signature with
+``standardwebhooks`` and timestamps arrivals with the same clock as the POSTs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import httpx
+from standardwebhooks.webhooks import Webhook
+
+from bench.machine import describe
+from shared.embedded_redis import free_port
+from tests.support import PostgresDatabase, Stack, wait_for
+
+SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
+
+
+class TimingReceiver:
+    def __init__(self):
+        self.arrivals: dict[str, float] = {}
+        self.secret = ""
+        self.lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                body = self.rfile.read(int(self.headers["content-length"]))
+                event = Webhook(owner.secret).verify(body, {k.lower(): v for k, v in self.headers.items()})
+                with owner.lock:
+                    owner.arrivals.setdefault(event["data"]["uri"].rsplit(":", 1)[-1], time.perf_counter())
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                return
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def summary(name: str, latencies: list[float]) -> str:
+    ms = [v * 1000 for v in latencies]
+    return (f"| {name} | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, 0.95):.0f} | {max(ms):.0f} |")
+
+
+def run(sequential: int, burst: int, postgres: str | None) -> str:
+    pg = PostgresDatabase(postgres) if postgres else None
+    with tempfile.TemporaryDirectory() as tmp:
+        stack = Stack(Path(tmp), pg.create() if pg else None)
+        stack.start()
+        receiver = TimingReceiver()
+        try:
+            with stack.client(stack.admin_key) as admin:
+                answer = admin.post("/v1/subscribers", json={"name": "bench",
+                                                             "url": f"http://127.0.0.1:{receiver.port}/hook"})
+                receiver.secret = answer.json()["secret"]
+            api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.editor_key}"},
+                               timeout=30)
+
+            def post(i: int) -> tuple[str, float, float]:
+                started = time.perf_counter()
+                answer = api.post("/v1/stories", json={**SEED, "headline": f"{SEED['headline']} #{i}"})
+                answer.raise_for_status()
+                return answer.json()["id"], started, time.perf_counter() - started
+
+            post(-1)  # warm-up: first story loads nothing extra, but opens every connection
+            wait_for(lambda: len(receiver.arrivals) == 1, timeout=60, what="warm-up story")
+
+            seq_latency, seq_accept = [], []
+            for i in range(sequential):
+                story_id, started, accept = post(i)
+                wait_for(lambda: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story")
+                seq_latency.append(receiver.arrivals[story_id] - started)
+                seq_accept.append(accept)
+
+            burst_started = time.perf_counter()
+            with ThreadPoolExecutor(8) as pool:
+                posted = list(pool.map(post, range(sequential, sequential + burst)))
+            posted_in = time.perf_counter() - burst_started
+            ids = {p[0] for p in posted}
+            wait_for(lambda: ids <= receiver.arrivals.keys(), timeout=600, interval=0.05, what="burst")
+            burst_done = max(receiver.arrivals[i] for i in ids) - burst_started
+            burst_latency = [receiver.arrivals[sid] - started for sid, started, _ in posted]
+            burst_accept = [accept for _, _, accept in posted]
+        finally:
+            stack.stop()
+            receiver.server.shutdown()
+            if pg:
+                pg.drop()
+
+    backend = "PostgreSQL" if postgres else "SQLite"
+    lines = [
+        f"Machine: {describe()}; database: {backend}; workers: enrichment ×1, publish ×1, delivery ×4 threads.",
+        "",
+        "| measurement | stories | p50 ms | p95 ms | max ms |",
+        "|---|---|---|---|---|",
+        summary("POST accepted (202), one at a time", seq_accept),
+        summary("POST → webhook verified at receiver, one at a time", seq_latency),
+        summary(f"POST accepted (202), burst of {burst} from 8 clients", burst_accept),
+        summary(f"POST → webhook verified, burst of {burst}", burst_latency),
+        "",
+        f"Burst: {burst} stories accepted in {posted_in:.1f} s ({burst / posted_in:.0f}/s); all {burst} delivered "
+        f"and verified {burst_done:.1f} s after the first POST ({burst / burst_done:.1f} stories/s end to end).",
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sequential", type=int, default=30)
+    parser.add_argument("--burst", type=int, default=300)
+    parser.add_argument("--postgres", help="a PostgreSQL URL to benchmark on instead of SQLite")
+    args = parser.parse_args()
+    print(run(args.sequential, args.burst, args.postgres))
+
+
+if __name__ == "__main__":
+    main()
