@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     delivery_retry_base_seconds: float = 5.0
     #: How often the scheduler sweeps the outbox, embargoes and due deliveries.
     scheduler_interval_seconds: float = 1.0
+    #: A version that has not moved on this long after its last event was sent is queued again
+    #: (its message was lost, or its worker was killed). Keep it above the task time limit.
+    stuck_after_seconds: float = 150.0
     log_level: str = "INFO"
 
     @field_validator("webhook_allowed_networks", mode="before")

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import exists, or_, update
 from sqlmodel import Session, select
 
 from shared.db import session_scope
-from shared.models import OutboxEvent
+from shared.models import OutboxEvent, StoryVersion, VersionState
 from shared.queue import get_celery, priority_for_urgency
 from shared.timeutil import utcnow
 
@@ -27,6 +27,13 @@ TASK_FOR_EVENT = {
     "version.stored": "enrichment.tag_version",
     "version.enriched": "publish.render_version",
     "version.released": "publish.render_version",
+}
+
+#: The event that moves a version on from each waiting state.
+EVENT_FOR_STATE = {
+    VersionState.stored: "version.stored",
+    VersionState.enriched: "version.enriched",
+    VersionState.releasing: "version.released",
 }
 
 LEASE = timedelta(seconds=30)
@@ -85,3 +92,25 @@ def relay_unsent(limit: int = 500) -> int:
             .limit(limit)
         ).all()
     return relay(ids)
+
+
+def requeue_stuck(stuck_after: timedelta, limit: int = 200) -> list[int]:
+    """Scheduler sweep: a version still waiting in a state whose latest event was sent longer
+    than ``stuck_after`` ago lost its message (Redis restart, worker killed mid-task). Write a
+    fresh event for it; the task is idempotent, so a late original does no harm."""
+    cutoff = utcnow() - stuck_after
+    recent = exists().where(
+        OutboxEvent.version_id == StoryVersion.id,
+        or_(OutboxEvent.sent_at.is_(None), OutboxEvent.sent_at > cutoff),
+    )
+    with session_scope() as session:
+        stuck = session.exec(
+            select(StoryVersion.id, StoryVersion.state, StoryVersion.urgency)
+            .where(StoryVersion.state.in_(list(EVENT_FOR_STATE)), ~recent)
+            .limit(limit)
+        ).all()
+        new = [record(session, EVENT_FOR_STATE[VersionState(state)], vid, urgency) for vid, state, urgency in stuck]
+        session.flush()
+        if new:
+            log.warning("re-queued %d stuck version(s): %s", len(new), [vid for vid, _, _ in stuck])
+        return [event.id for event in new]

@@ -99,7 +99,10 @@ class OutboxEvent(SQLModel, table=True):
     """An event written in the same transaction as the change it announces; the relay sends it."""
 
     __tablename__ = "outbox_event"
-    __table_args__ = (Index("ix_outbox_unsent", "sent_at", "created_at"),)
+    __table_args__ = (
+        Index("ix_outbox_unsent", "sent_at", "created_at"),
+        Index("ix_outbox_version", "version_id", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str

@@ -113,6 +113,7 @@ class Stack:
         self.api_port = free_port()
         self.database_url = database_url or f"sqlite:///{data_dir / 'newswire.db'}"
         self.processes: dict[str, subprocess.Popen] = {}
+        self.commands: dict[str, list[str]] = {}
         self.env = {
             **os.environ,
             "NEWSWIRE_DATA_DIR": str(data_dir),
@@ -120,6 +121,7 @@ class Stack:
             "NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
             "NEWSWIRE_SCHEDULER_INTERVAL_SECONDS": "0.2",
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
+            "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
             "NEWSWIRE_PORT": str(self.api_port),
         }
         self.engine = None
@@ -144,8 +146,17 @@ class Stack:
         assert done.returncode == 0, done.stderr
         return done.stdout.strip().splitlines()[-1]
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one service process (no shutdown, no message acknowledged)."""
+        self.processes[name].kill()
+        self.processes[name].wait()
+
+    def restart(self, name: str) -> None:
+        self._spawn(name, self.commands[name])
+
     def _spawn(self, name: str, args: list[str]) -> None:
-        log = (self.data_dir / f"{name}.log").open("w")
+        self.commands[name] = args
+        log = (self.data_dir / f"{name}.log").open("a")
         self.processes[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", *args], env=self.env, stdout=log, stderr=subprocess.STDOUT
         )

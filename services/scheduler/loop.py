@@ -1,12 +1,15 @@
-"""The scheduler's sweeps. Run exactly one scheduler per deployment (the sweeps are
+"""The scheduler's sweeps: unsent outbox events, versions stuck by a lost message, embargoes
+that have lifted, deliveries due for a (re)try. Run exactly one scheduler per deployment (the sweeps are
 idempotent, so a second one wastes work but breaks nothing)."""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 
 from shared import events
+from shared.config import get_settings
 from services.publish import service as publish
 
 log = logging.getLogger(__name__)
@@ -14,10 +17,11 @@ log = logging.getLogger(__name__)
 
 def sweep_once() -> dict[str, int]:
     relayed = events.relay_unsent()
+    stuck = events.relay(events.requeue_stuck(timedelta(seconds=get_settings().stuck_after_seconds)))
     released = events.relay(publish.release_due_embargoes())
     due = publish.due_delivery_ids()
     publish.dispatch(due)
-    return {"relayed": relayed, "released": released, "deliveries": len(due)}
+    return {"relayed": relayed, "requeued": stuck, "released": released, "deliveries": len(due)}
 
 
 def run(interval: float, stop: threading.Event) -> None:

@@ -43,3 +43,14 @@ def test_html_is_sanitised_and_flattened():
     assert "script" not in clean and "onclick" not in clean and "javascript" not in clean
     assert html_to_text(clean).split() == ["Hi", "there", "A", "&", "B"]
     assert story_text("Head", None, "<p>Body</p>") == "Head\n\nBody"
+
+
+def test_cli_refuses_unknown_role(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "services.cli", "keys", "create", "--role", "boss", "--name", "x"],
+                          capture_output=True, text=True, env={"NEWSWIRE_DATA_DIR": str(tmp_path), "PATH": ""},
+                          timeout=60)
+    assert done.returncode == 2
+    assert "unknown role 'boss'" in done.stderr

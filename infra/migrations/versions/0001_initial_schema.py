@@ -43,6 +43,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_unsent', ['sent_at', 'created_at'], unique=False)
+        batch_op.create_index('ix_outbox_version', ['version_id', 'sent_at'], unique=False)
 
     op.create_table('story',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
@@ -160,6 +161,7 @@ def downgrade() -> None:
     op.drop_table('story')
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_unsent')
+        batch_op.drop_index('ix_outbox_version')
 
     op.drop_table('outbox_event')
     with op.batch_alter_table('api_key', schema=None) as batch_op:
