@@ -21,41 +21,31 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
 from standardwebhooks.webhooks import Webhook
 
 from bench.machine import describe
-from shared.embedded_redis import free_port
-from tests.support import PostgresDatabase, Stack, wait_for
+from tests.support import LocalEndpoint, PostgresDatabase, Stack, wait_for
 
 SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
 
 
-class TimingReceiver:
+class TimingReceiver(LocalEndpoint):
+    """Verifies each webhook and notes when each story first arrived."""
+
     def __init__(self):
         self.arrivals: dict[str, float] = {}
         self.secret = ""
         self.lock = threading.Lock()
-        owner = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["content-length"]))
-                event = Webhook(owner.secret).verify(body, {k.lower(): v for k, v in self.headers.items()})
-                with owner.lock:
-                    owner.arrivals.setdefault(event["data"]["uri"].rsplit(":", 1)[-1], time.perf_counter())
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                return
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def respond(self, body: bytes, headers: dict) -> tuple[int, dict]:
+        event = Webhook(self.secret).verify(body, headers)
+        with self.lock:
+            self.arrivals.setdefault(event["data"]["uri"].rsplit(":", 1)[-1], time.perf_counter())
+        return 204, {}
 
 
 def pct(values: list[float], q: float) -> float:
@@ -77,7 +67,7 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
         try:
             with stack.client(stack.admin_key) as admin:
                 answer = admin.post("/v1/subscribers", json={"name": "bench",
-                                                             "url": f"http://127.0.0.1:{receiver.port}/hook"})
+                                                             "url": receiver.url})
                 receiver.secret = answer.json()["secret"]
             api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.editor_key}"},
                                timeout=30)
@@ -109,7 +99,7 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
             burst_accept = [accept for _, _, accept in posted]
         finally:
             stack.stop()
-            receiver.server.shutdown()
+            receiver.close()
             if pg:
                 pg.drop()
 

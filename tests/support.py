@@ -7,9 +7,11 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TypeVar
 
@@ -205,3 +207,34 @@ class Stack:
             self.engine.dispose()
         self.redis.stop()
 
+
+
+class LocalEndpoint:
+    """A real HTTP endpoint on 127.0.0.1 in a background thread. ``respond(body, headers)``
+    returns (status, extra headers) for each POST; headers arrive lower-cased."""
+
+    def __init__(self, respond: Callable[[bytes, dict], tuple[int, dict]]):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 (http.server's naming)
+                body = self.rfile.read(int(self.headers.get("content-length", 0)))
+                status, extra = respond(body, {k.lower(): v for k, v in self.headers.items()})
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                return
+
+        self.port = free_port()
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,51 +1,24 @@
 """Retries, Retry-After, 410 and redirects against real HTTP endpoints on 127.0.0.1."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from shared.embedded_redis import free_port
-from tests.support import wait_for
+from tests.support import LocalEndpoint, wait_for
 
 
-class ScriptedEndpoint:
+class ScriptedEndpoint(LocalEndpoint):
     """A webhook endpoint that answers from a script: one (status, headers) per request, then 200."""
 
     def __init__(self, script: list[tuple[int, dict]]):
         self.script = list(script)
         self.requests: list[dict] = []
         self.secret: str | None = None
-        endpoint = self
+        super().__init__(self.respond)
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802
-                body = self.rfile.read(int(self.headers["content-length"]))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                verified = Webhook(endpoint.secret).verify(body, headers) is not None
-                endpoint.requests.append({"headers": headers, "verified": verified})
-                status, extra = endpoint.script.pop(0) if endpoint.script else (200, {})
-                self.send_response(status)
-                for name, value in extra.items():
-                    self.send_header(name, value)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                return
-
-        self.port = free_port()
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hook"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def respond(self, body: bytes, headers: dict) -> tuple[int, dict]:
+        verified = Webhook(self.secret).verify(body, headers) is not None
+        self.requests.append({"headers": headers, "verified": verified})
+        return self.script.pop(0) if self.script else (200, {})
 
 
 @pytest.fixture
