@@ -1,26 +1,28 @@
 """Taggers: pure functions from story text to tags. The enrichment worker and the
-``bench.tagging`` benchmark both call ``tag_story``, so what is measured is what runs.
+``bench.tagging`` benchmark both call ``tag_text``, so what is measured is what runs.
 
 Every tag has a ``type``, a ``name``, a ``code`` and/or ``uri`` where one exists, and a
-``confidence`` in 0..1. A tagger that raises is recorded under ``failures`` and the
-others' tags still stand: enrichment never blocks the wire.
+``confidence`` in 0..1. A tagger that raises, or overruns its time budget, is recorded
+under ``failures`` and the others' tags still stand: enrichment never blocks the wire.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from typing import Any
 
-from services.enrichment.taggers.entities import find_organisations, find_people
+from services.enrichment.taggers.budget import BudgetExceeded, time_budget
+from services.enrichment.taggers.entities import Entity, canonical_names, find_entities
 from services.enrichment.taggers.keywords import keywords
 from services.enrichment.taggers.language import counts, detect_language
+from services.enrichment.taggers.ner import MODEL, MODEL_VERSION, model
 from services.enrichment.taggers.places import find_places, gazetteer, place_for_name
+from services.enrichment.taggers.subjects import find_subjects, vocabulary
 
 log = logging.getLogger(__name__)
 
-TAGGER_VERSION = "rules-1"
+TAGGER_VERSION = f"newswire-2 ({MODEL} {MODEL_VERSION} + rules)"
 
 
 def geonames_uri(geonames_id: int | None) -> str | None:
@@ -28,107 +30,119 @@ def geonames_uri(geonames_id: int | None) -> str | None:
 
 
 def warm_up() -> None:
-    """Load what the taggers need once per worker process, not once per story."""
+    """Load the model, gazetteers and vocabulary once per worker process, not once per story."""
+    model()
     gazetteer()
+    vocabulary()
     detect_language("warm up the language profiles")
 
 
-def _places(text: str, located: str | None, skip: list[tuple[int, int]]) -> list[dict]:
+def _entity_tags(entities: list[Entity]) -> list[dict]:
+    names = canonical_names(entities)
+    out = []
+    for i, e in enumerate(entities):
+        tag = {"type": e.type, "text": e.text, "name": names[i], "start": e.start, "end": e.end,
+               "confidence": round(e.confidence, 2), "source": e.source}
+        if e.place is not None and e.type in ("LOC", "MISC"):
+            tag["code"] = e.place.country_code
+        out.append(tag)
+    return out
+
+
+def _places(entities: list[Entity], text: str, located: str | None) -> list[dict]:
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
-    for mention in find_places(text):
-        if any(a <= mention.start < b for a, b in skip):
-            continue
-        entry = mention.entry
-        key = (entry.kind, entry.name)
+
+    def add(entry, rel: str, confidence: float, mentioned: bool) -> None:
         tag = grouped.setdefault(
-            key,
-            {
-                "type": "place",
-                "name": entry.name,
-                "kind": entry.kind,
-                "code": entry.country_code,
-                "geonames_id": entry.geonames_id,
-                "uri": geonames_uri(entry.geonames_id),
-                "rel": "subject" if entry.via_demonym else "mentioned",
-                "mentions": 0,
-                "confidence": 0.0,
-            },
+            (entry.kind, entry.name),
+            {"type": "place", "name": entry.name, "kind": entry.kind, "code": entry.country_code,
+             "geonames_id": entry.geonames_id, "uri": geonames_uri(entry.geonames_id), "rel": rel,
+             "mentions": 0, "confidence": 0.0},
         )
-        tag["mentions"] += 1
-        if not entry.via_demonym:
-            tag["rel"] = "mentioned"
-            tag["direct_mentions"] = tag.get("direct_mentions", 0) + 1
-        direct = tag.get("direct_mentions", 0)
-        tag["confidence"] = round(min(0.99, 0.6 + 0.1 * direct), 2) if direct else 0.5
+        if mentioned:
+            tag["mentions"] += 1
+        if rel != "subject" and tag["rel"] == "subject" or rel == "dateline":
+            tag["rel"] = rel
+        tag["confidence"] = round(max(tag["confidence"], confidence), 2)
+
+    for e in entities:
+        if e.place is None:
+            continue
+        if e.type == "LOC":
+            add(e.place, "dateline" if e.source == "dateline" else "mentioned", e.confidence, True)
+        elif e.type == "MISC" and e.place.via_demonym:
+            country = place_for_name(e.place.name) or e.place
+            add(country, "subject", 0.5, False)
     if located:
         entry = place_for_name(located)
         if entry is not None:
-            key = (entry.kind, entry.name)
-            tag = grouped.setdefault(
-                key,
-                {"type": "place", "name": entry.name, "kind": entry.kind, "code": entry.country_code,
-                 "geonames_id": entry.geonames_id, "uri": geonames_uri(entry.geonames_id), "mentions": 0},
-            )
-            tag["rel"] = "dateline"
-            tag["confidence"] = 0.95
+            add(entry, "dateline", 0.95, False)
+    for tag in grouped.values():
+        if tag["mentions"] > 1:
+            tag["confidence"] = round(min(0.99, tag["confidence"] + 0.03 * (tag["mentions"] - 1)), 2)
     return sorted(grouped.values(), key=lambda t: (-t["mentions"], t["name"]))
 
 
-def _merge_people(mentions) -> list[dict]:
-    people: dict[str, dict[str, Any]] = {}
-    full_names = sorted({m.text for m in mentions}, key=len, reverse=True)
-    for mention in mentions:
-        canonical = next((n for n in full_names if n != mention.text and n.split()[-1] == mention.text), mention.text)
-        tag = people.setdefault(canonical, {"type": "person", "name": canonical, "mentions": 0, "confidence": 0.0})
+def _named(entities: list[Entity], entity_type: str, tag_type: str) -> list[dict]:
+    names = canonical_names(entities)
+    grouped: dict[str, dict[str, Any]] = {}
+    for i, e in enumerate(entities):
+        if e.type != entity_type:
+            continue
+        tag = grouped.setdefault(names[i], {"type": tag_type, "name": names[i], "mentions": 0, "confidence": 0.0})
         tag["mentions"] += 1
-        tag["confidence"] = round(max(tag["confidence"], mention.confidence) + 0.02 * (tag["mentions"] - 1), 2)
-        tag["confidence"] = min(tag["confidence"], 0.95)
-    return sorted(people.values(), key=lambda t: (-t["mentions"], t["name"]))
+        tag["confidence"] = round(min(0.99, max(tag["confidence"], e.confidence) + 0.02 * (tag["mentions"] - 1)), 2)
+    return sorted(grouped.values(), key=lambda t: (-t["mentions"], t["name"]))
 
 
-def _organisations(mentions) -> list[dict]:
-    orgs: dict[str, dict[str, Any]] = {}
-    for mention in mentions:
-        tag = orgs.setdefault(mention.text, {"type": "organisation", "name": mention.text, "mentions": 0,
-                                             "confidence": mention.confidence})
-        tag["mentions"] += 1
-    return sorted(orgs.values(), key=lambda t: (-t["mentions"], t["name"]))
-
-
-def tag_story(*, headline: str, body: str, located: str | None = None, language: str | None = None) -> dict:
-    """All tags for one story. Each tagger runs on its own; one failing leaves the others."""
-    text = f"{headline}\n\n{body}"
+def tag_text(text: str, *, located: str | None = None, language: str | None = None,
+             budget_seconds: float | None = None) -> dict:
+    """All tags for one text. Each tagger runs on its own, within ``budget_seconds`` if given."""
     tags: dict[str, Any] = {"tagger_version": TAGGER_VERSION, "failures": [], "timings_ms": {}}
-    results: dict[str, Any] = defaultdict(list)
 
-    def run(name: str, fn, *args, **kwargs):
+    def run(name: str, fn, *args, default=None, **kwargs):
         started = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            with time_budget(budget_seconds):
+                return fn(*args, **kwargs)
+        except BudgetExceeded:
+            tags["failures"].append({"tagger": name, "error": f"over its {budget_seconds:g} s budget"})
         except Exception as exc:  # a tagger bug must not stop the story
             log.exception("tagger %s failed", name)
             tags["failures"].append({"tagger": name, "error": f"{exc.__class__.__name__}: {exc}"})
-            return None
         finally:
             tags["timings_ms"][name] = round((time.perf_counter() - started) * 1000, 2)
+        return default
 
-    org_mentions = run("organisations", find_organisations, text) or []
-    org_spans = [(m.start, m.end) for m in org_mentions]
-    results["organisations"] = _organisations(org_mentions)
-    results["places"] = run("places", _places, text, located, org_spans) or []
-    place_spans = [(m.start, m.end) for m in find_places(text)]
-    people = run("people", find_people, text, org_spans + place_spans) or []
-    results["people"] = _merge_people(people)
-    results["keywords"] = [{"type": "keyword", **k} for k in (run("keywords", keywords, text) or [])]
+    entities = run("entities", find_entities, text, default=None)
+    if entities is None:  # fall back to the gazetteer alone: places still get their codes
+        entities = run("places", _gazetteer_entities, text, default=[])
+    tags["entities"] = _entity_tags(entities)
+    tags["places"] = _places(entities, text, located)
+    tags["people"] = _named(entities, "PER", "person")
+    tags["organisations"] = _named(entities, "ORG", "organisation")
+    tags["subjects"] = run("subjects", find_subjects, text, tags["places"], default=[])
+    tags["keywords"] = [{"type": "keyword", **k} for k in run("keywords", keywords, text, default=[])]
     if language:
-        results["language"] = {"code": language, "confidence": 1.0, "source": "editor"}
+        tags["language"] = {"code": language, "confidence": 1.0, "source": "editor"}
     else:
-        detected = run("language", detect_language, text) or {"code": None, "confidence": 0.0}
-        results["language"] = {**detected, "source": "detected"}
-    results["counts"] = counts(body)
-    results["subjects"] = []
-    tags.update(results)
+        detected = run("language", detect_language, text, default={"code": None, "confidence": 0.0})
+        tags["language"] = {**detected, "source": "detected"}
     return tags
 
 
-__all__ = ["TAGGER_VERSION", "tag_story", "warm_up"]
+def _gazetteer_entities(text: str) -> list[Entity]:
+    return [
+        Entity("MISC" if m.entry.via_demonym else "LOC", m.text, m.start, m.end, 0.6, "gazetteer", m.entry)
+        for m in find_places(text)
+    ]
+
+
+def tag_story(*, headline: str, body: str, located: str | None = None, language: str | None = None,
+              budget_seconds: float | None = None) -> dict:
+    tags = tag_text(f"{headline}\n\n{body}", located=located, language=language, budget_seconds=budget_seconds)
+    tags["counts"] = counts(body)
+    return tags
+
+
+__all__ = ["TAGGER_VERSION", "tag_story", "tag_text", "warm_up"]
