@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     #: A version that has not moved on this long after its last event was sent is queued again
     #: (its message was lost, or its worker was killed). Keep it above the task time limit.
     stuck_after_seconds: float = 150.0
+    #: Time one tagger may take on one story; past it the story goes on without that tagger's tags.
+    tagger_budget_seconds: float = 10.0
     log_level: str = "INFO"
 
     @field_validator("webhook_allowed_networks", mode="before")

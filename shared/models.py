@@ -66,6 +66,9 @@ class Story(SQLModel, table=True):
     current_version: int = 1
     idempotency_key: str | None = Field(default=None, unique=True)
     request_hash: str | None = None
+    #: The editors' tag additions and removals ({"add": [...], "remove": [...]}); they apply
+    #: to every version and no tagger run overwrites them.
+    manual_tags: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -8,6 +8,7 @@ import logging
 from sqlalchemy import update
 
 from shared import events
+from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
 from shared.text import html_to_text
@@ -27,7 +28,8 @@ def enrich_version(version_id: int) -> list[int]:
         body = version.body_text or html_to_text(version.body_html or "")
 
     try:
-        tags = tag_story(headline=headline, body=body, located=located, language=language)
+        tags = tag_story(headline=headline, body=body, located=located, language=language,
+                         budget_seconds=get_settings().tagger_budget_seconds)
     except Exception as exc:  # never block the wire: publish with no tags, say why
         log.exception("tagging version %s failed", version_id)
         tags = {"tagger_version": TAGGER_VERSION, "failures": [{"tagger": "all", "error": repr(exc)}]}

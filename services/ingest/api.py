@@ -178,6 +178,24 @@ def create_app() -> FastAPI:
         except service.NotFound:
             raise ApiError(404, "not_found", f"no story {story_id}")
 
+    @app.put("/v1/stories/{story_id}/tags", response_model=schemas.StoryPublic, tags=["stories"])
+    def put_tags(
+        story_id: str, changes: schemas.TagsUpdate, _key: Annotated[ApiKey, Depends(editor)]
+    ) -> schemas.StoryPublic:
+        """Set the editors' tag additions and removals. They win over automatic tags, survive
+        re-runs of the taggers and carry over to later versions. A published story goes out
+        again as a new version with the corrected tags."""
+        try:
+            with db.session_scope() as session:
+                event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes)
+        except service.NotFound:
+            raise ApiError(404, "not_found", f"no story {story_id}")
+        except service.InvalidTag as exc:
+            raise ApiError(422, "invalid_tag", str(exc))
+        events.relay(event_ids)
+        with db.session_scope() as session:
+            return service.story_view(session=session, story_id=story_id)
+
     @app.post("/v1/subscribers", status_code=201, response_model=schemas.SubscriberCreated, tags=["subscribers"])
     def post_subscriber(
         payload: schemas.SubscriberCreate, _key: Annotated[ApiKey, Depends(admin)]

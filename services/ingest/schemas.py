@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -32,6 +32,35 @@ class StoryCreate(BaseModel):
         if not self.body_text and not self.body_html:
             raise ValueError("a story needs body_text or body_html")
         return self
+
+
+class TagEdit(BaseModel):
+    """One tag an editor adds or removes. Subjects are named by IPTC Media Topic URI or qcode;
+    everything else by name (places may carry an ISO 3166-1 alpha-2 ``code``)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: Literal["place", "person", "organisation", "subject", "keyword"]
+    name: str | None = Field(default=None, min_length=1, max_length=300)
+    code: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
+    uri: str | None = Field(default=None, max_length=300)
+
+    @model_validator(mode="after")
+    def _identified(self) -> "TagEdit":
+        if self.type == "subject" and not self.uri:
+            raise ValueError("a subject needs its IPTC Media Topic uri (or qcode)")
+        if self.type != "subject" and not self.name:
+            raise ValueError(f"a {self.type} tag needs a name")
+        return self
+
+
+class TagsUpdate(BaseModel):
+    """The editor's complete set of tag changes for the story (PUT replaces the previous set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    add: list[TagEdit] = Field(default_factory=list, max_length=200)
+    remove: list[TagEdit] = Field(default_factory=list, max_length=200)
 
 
 class Links(BaseModel):
@@ -69,7 +98,8 @@ class StoryPublic(BaseModel):
     language: str | None
     urgency: int
     embargoed_until: str | None
-    tags: dict[str, Any] | None
+    tags: dict[str, Any] | None = Field(description="automatic tags with the editors' changes applied")
+    editor_tags: dict[str, Any] | None = Field(description="the editors' additions and removals")
     timeline: list[TimelineEntry]
     links: Links
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import base64
+import hashlib
 import secrets
 
+import pycountry
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from shared import events
+from shared import events, mediatopics
 from shared.config import Settings
 from shared.models import (
     Delivery,
@@ -22,8 +23,9 @@ from shared.models import (
     VersionState,
 )
 from shared.netguard import check_url
+from shared.tags import effective_tags
 from shared.text import sanitize_html
-from shared.timeutil import isoformat, as_utc, utcnow
+from shared.timeutil import as_utc, isoformat, utcnow
 from services.ingest import schemas
 
 
@@ -167,7 +169,8 @@ def story_view(*, session: Session, story_id: str) -> schemas.StoryPublic:
         language=version.language or (version.tags or {}).get("language", {}).get("code"),
         urgency=version.urgency,
         embargoed_until=isoformat(version.embargoed_until),
-        tags=version.tags,
+        tags=effective_tags(version.tags, story.manual_tags) if version.tags is not None else None,
+        editor_tags=story.manual_tags,
         timeline=timeline,
         links=schemas.Links(self=f"/v1/stories/{story.id}"),
     )
@@ -250,3 +253,66 @@ def list_deliveries(*, session: Session, subscriber_id: str, limit: int = 100) -
 def list_subscribers(*, session: Session) -> list[schemas.SubscriberPublic]:
     rows = session.exec(select(Subscriber).order_by(Subscriber.created_at)).all()
     return [subscriber_public(s) for s in rows]
+
+
+class InvalidTag(ValueError):
+    pass
+
+
+def _normalise_tag(edit: schemas.TagEdit) -> dict:
+    if edit.type == "subject":
+        topic = mediatopics.find(edit.uri)
+        if topic is None:
+            raise InvalidTag(f"{edit.uri!r} is not a current IPTC Media Topic")
+        return {"type": "subject", "uri": topic.uri, "qcode": topic.qcode, "name": topic.name,
+                "broader": list(topic.broader)}
+    tag = {"type": edit.type, "name": edit.name}
+    if edit.code:
+        if edit.type != "place" or pycountry.countries.get(alpha_2=edit.code) is None:
+            raise InvalidTag(f"{edit.code!r} is not an ISO 3166-1 alpha-2 country code for a place")
+        tag["code"] = edit.code
+    if edit.uri:
+        tag["uri"] = edit.uri
+    return tag
+
+
+def set_editor_tags(*, session: Session, story_id: str, changes: schemas.TagsUpdate) -> list[int]:
+    """Store the editors' tag changes on the story. A story already published goes out again
+    as a new version carrying the corrected tags; returns the outbox events to relay."""
+    story = session.get(Story, story_id)
+    if story is None:
+        raise NotFound(story_id)
+    story.manual_tags = {
+        "add": [_normalise_tag(t) for t in changes.add],
+        "remove": [_normalise_tag(t) for t in changes.remove],
+    }
+    session.add(story)
+    current = current_version(session=session, story=story)
+    if current.state != VersionState.published:
+        return []  # the publish step will use the new tags
+    now = utcnow()
+    update = StoryVersion(
+        story_id=story.id,
+        version=current.version + 1,
+        headline=current.headline,
+        body_text=current.body_text,
+        body_html=current.body_html,
+        byline=current.byline,
+        located=current.located,
+        slugline=current.slugline,
+        language=current.language,
+        urgency=current.urgency,
+        embargoed_until=current.embargoed_until,
+        pubstatus=current.pubstatus,
+        state=VersionState.enriched,  # same text: the automatic tags still hold
+        tags=current.tags,
+        received_at=now,
+        stored_at=now,
+        enriched_at=now,
+    )
+    session.add(update)
+    story.current_version = update.version
+    session.flush()
+    event = events.record(session, "version.enriched", update.id, update.urgency)
+    session.flush()
+    return [event.id]

@@ -33,6 +33,7 @@ from shared.models import (
 )
 from shared.netguard import TargetRefused, check_url
 from shared.queue import get_celery, priority_for_urgency
+from shared.tags import effective_tags
 from shared.timeutil import isoformat, utcnow
 from services.publish.channels import webhook
 from services.publish.formats import ninjs
@@ -80,7 +81,7 @@ def render_version(version_id: int) -> list[tuple[str, int]]:
                 embargoed_until=version.embargoed_until,
                 first_created=story.created_at,
                 version_created=version.stored_at,
-                tags=version.tags or {},
+                tags=effective_tags(version.tags, story.manual_tags),
             )
         )
         result = session.exec(
@@ -176,7 +177,8 @@ def send_delivery(delivery_id: str) -> str:
             delivery.last_error = f"subscriber disabled: {subscriber.disabled_reason}"
             return "subscriber-disabled"
         version = session.get(StoryVersion, delivery.version_id)
-        body = webhook.event_body("story.published", isoformat(version.published_at), version.ninjs)
+        event_type = "story.published" if version.version == 1 else "story.updated"
+        body = webhook.event_body(event_type, isoformat(version.published_at), version.ninjs)
         url, secret, attempt_no = subscriber.url, subscriber.secret, delivery.attempts + 1
         message_id = delivery.message_id
 

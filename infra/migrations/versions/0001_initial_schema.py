@@ -50,6 +50,7 @@ def upgrade() -> None:
     sa.Column('current_version', sa.Integer(), nullable=False),
     sa.Column('idempotency_key', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('request_hash', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
+    sa.Column('manual_tags', sa.JSON(), nullable=True),
     sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('idempotency_key')

@@ -127,9 +127,11 @@ def _place_of(text: str) -> PlaceEntry | None:
 def find_entities(text: str) -> list[Entity]:
     entities: list[Entity] = []
     for span in ner.find_spans(text):
-        e = _trim(text, Entity(span.type, text[span.start:span.end], span.start, span.end, 0.8, "model"))
-        if e is not None:
-            entities.append(e)
+        # a number inside a span separates two names ("Norwich 1 Wolverhampton")
+        for start, end in _split_at_numbers(text, span.start, span.end):
+            e = _trim(text, Entity(span.type, text[start:end], start, end, 0.8, "model"))
+            if e is not None:
+                entities.append(e)
 
     # 2. datelines
     for m in _DATELINE.finditer(text):
@@ -218,6 +220,21 @@ def _plays(text: str, e) -> bool:
         or _RESULT_WORD_BEFORE.search(before)
         or text[line_start:e.start].strip() == ""  # a table row starts with the side's name
     )
+
+
+def _split_at_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    parts, current = [], None
+    for token in re.finditer(r"\S+", text[start:end]):
+        a, b = start + token.start(), start + token.end()
+        if re.fullmatch(r"\d[\d.,:/-]*", token.group()):
+            if current:
+                parts.append(current)
+            current = None
+        else:
+            current = (current[0], b) if current else (a, b)
+    if current:
+        parts.append(current)
+    return parts
 
 
 def _table_sides(text: str, entities: list[Entity]) -> list[Entity]:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from shared import mediatopics
+from shared.mediatopics import Topic
+
 DATA = Path(__file__).parent / "data"
-VOCABULARY = DATA / "iptc-mediatopics-en-GB.json"
 CUES = DATA / "subject_cues.json"
 HEADLINE_WEIGHT = 3
 MAX_HITS_PER_CUE = 5
@@ -26,24 +28,11 @@ THRESHOLD = 3.0
 MAX_SUBJECTS = 6
 
 
-@dataclass(frozen=True)
-class Topic:
-    qcode: str
-    uri: str
-    name: str
-    broader: tuple[str, ...]  # qcodes, nearest first
-
-
 @dataclass
 class Vocabulary:
     topics: dict[str, Topic]
-    by_label: dict[str, str]
     cues: dict[str, list[tuple[str, float]]]  # cue -> [(qcode, weight)]
     pattern: re.Pattern  # every cue, longest first, in one alternation
-
-
-def _qcode(uri: str) -> str:
-    return "medtop:" + uri.rstrip("/").rsplit("/", 1)[-1]
 
 
 def _label_cues(label: str) -> list[str]:
@@ -53,27 +42,8 @@ def _label_cues(label: str) -> list[str]:
 
 @lru_cache(maxsize=1)
 def vocabulary() -> Vocabulary:
-    raw = json.loads(VOCABULARY.read_text())
-    concepts = {c["uri"]: c for c in raw["conceptSet"] if not c.get("retired")}
-    parent = {uri: (c.get("broader") or [None])[0] for uri, c in concepts.items()}
-
-    def ancestors(uri: str) -> tuple[str, ...]:
-        chain, seen = [], set()
-        up = parent.get(uri)
-        while up and up in concepts and up not in seen:
-            seen.add(up)
-            chain.append(_qcode(up))
-            up = parent.get(up)
-        return tuple(chain)
-
-    topics = {}
-    by_label = {}
-    for uri, c in concepts.items():
-        qcode = _qcode(uri)
-        name = c["prefLabel"]["en-GB"]
-        topics[qcode] = Topic(qcode, uri, name, ancestors(uri))
-        by_label[name.lower()] = qcode
-
+    topics = mediatopics.topics()
+    by_label = {topic.name.lower(): qcode for qcode, topic in topics.items()}
     cues: dict[str, dict[str, float]] = defaultdict(dict)
 
     def add(cue: str, qcode: str, curated: bool) -> None:
@@ -99,7 +69,7 @@ def vocabulary() -> Vocabulary:
     )
     # a final word may take a plural "s"/"es"
     pattern = re.compile(rf"\b({alternation})(?:e?s)?\b")
-    return Vocabulary(topics, by_label, {c: list(q.items()) for c, q in cues.items()}, pattern)
+    return Vocabulary(topics, {c: list(q.items()) for c, q in cues.items()}, pattern)
 
 
 def find_subjects(text: str, places: list[dict] | None = None) -> list[dict]:

@@ -79,13 +79,12 @@ def _places(tags: dict) -> list[dict]:
 def _subjects(tags: dict) -> list[dict]:
     subjects = []
     for subject in tags.get("subjects", []):
-        item = {"name": subject["name"], "uri": subject["uri"], "rel": "about", "creator": "newswire-enrichment"}
+        creator = "newswire-editor" if subject.get("source") == "editor" else "newswire-enrichment"
+        item = {"name": subject["name"], "uri": subject["uri"], "rel": "about", "creator": creator}
         if "relevance" in subject:
             item["relevance"] = int(subject["relevance"])
         if "confidence" in subject:
-            item["confidence"] = int(round(subject["confidence"] * 100)) if subject["confidence"] <= 1 else int(
-                subject["confidence"]
-            )
+            item["confidence"] = int(round(subject["confidence"] * 100))
         subjects.append(item)
     for keyword in tags.get("keywords", []):
         subjects.append(
