@@ -109,7 +109,7 @@ class Stack:
     """Real parts: an embedded Redis, the database, the API under uvicorn, one Celery worker
     process per stage and the scheduler, each a separate OS process."""
 
-    def __init__(self, data_dir: Path, database_url: str | None):
+    def __init__(self, data_dir: Path, database_url: str | None, extra_env: dict[str, str] | None = None):
         self.data_dir = data_dir
         self.redis = EmbeddedRedis(data_dir / "redis", appendonly=False)
         self.api_port = free_port()
@@ -125,6 +125,7 @@ class Stack:
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
             "NEWSWIRE_PORT": str(self.api_port),
+            **(extra_env or {}),
         }
         self.engine = None
 
