@@ -136,3 +136,17 @@ def test_a_tagger_over_its_budget_is_cut_off(monkeypatch):
 
 def test_tokens_keep_abbreviation_dots():
     assert [t.text for t in tokenize("The U.S. said so.")] == ["The", "U.S.", "said", "so"]
+
+
+def test_hyphenated_places_and_place_named_events_are_misc():
+    entities = {(e.text, e.type) for e in find_entities(
+        "The New York-based group met pro-Moscow leaders before the U.S. Open and the Greater Milwaukee Open.")}
+    assert {("New York-based", "MISC"), ("pro-Moscow", "MISC"), ("U.S. Open", "MISC"),
+            ("Greater Milwaukee Open", "MISC")} <= entities
+    assert not {("New York", "LOC"), ("U.S.", "LOC")} & entities
+
+
+def test_side_with_country_in_brackets():
+    text = "BASKETBALL - TOURNAMENT RESULTS.\nBELGRADE 1996-08-31\nBenetton (Italy) 92 Dinamo (Russia) 81\n"
+    entities = {(e.text, e.type) for e in find_entities(text)}
+    assert {("Benetton", "ORG"), ("Dinamo", "ORG"), ("Italy", "LOC"), ("Russia", "LOC")} <= entities

@@ -55,7 +55,16 @@ TABLE_WORDS = {"Attendance", "Attendancce", "Halftime", "Extras", "Total", "Tota
                "Bowling", "Result", "Results", "Postponed", "Playing", "Division", "Group", "Round", "Standings",
                "Points", "Note", "Played", "Won", "Lost", "Drawn", "Games", "Innings", "Pct", "Team"}
 _SIDE = r"[A-Z][A-Za-z.'&\-]*(?:[ \t]+[A-Z][A-Za-z.'&\-]*){0,3}"
-_TABLE_SIDE = re.compile(rf"(?:^|(?<=\d )|(?<=\) ))[ \t]*({_SIDE})[ \t]+\d", re.M)
+# a side's name before its score, maybe with its country in brackets: "Dinamo (Russia) 81"
+_TABLE_SIDE = re.compile(rf"(?:^|(?<=\d )|(?<=\) ))[ \t]*({_SIDE})(?:[ \t]+\([A-Z][A-Za-z .]+\))?[ \t]+\d", re.M)
+#: Words that turn a place name into an event: "U.S. Open", "Hong Kong Open", "Berlin Grand Prix".
+EVENT_WORDS = r"(?:Open|Championships?|Cup|Tournament|Grand Prix|Games|Masters|Classic|Marathon|Trophy|Rally|Olympics)"
+_EVENT_AFTER = re.compile(rf"^[ \t]+(?:[A-Z][a-z][\w'’-]*[ \t]+){{0,2}}{EVENT_WORDS}\b")
+_EVENT_AFTER_SHOUTED = re.compile(rf"^[ \t]+{EVENT_WORDS.upper()}\b")
+_NAME_BEFORE = re.compile(r"(?<![.!?:\n])[ \t]([A-Z][\w'’-]+)[ \t]+$")
+#: "New York-based", "Hong Kong-listed", "pro-Moscow", "Moscow-backed": one MISC word in newswire.
+_HYPHEN_AFTER = re.compile(r"^-[a-z][a-z]+")
+_HYPHEN_BEFORE = re.compile(r"\b[A-Za-z]+-$")
 #: "LONDON 1996-08-30", "LA CORUNA, Spain 1996-08-31", "MOSCOW, Nov 3 (Reuters) -"
 _DATELINE = re.compile(
     r"^[ \t]*([A-Z][A-Z .'\-]*[A-Z])(?:,[ \t]+([A-Z][A-Za-z .'\-]*[a-zA-Z]))?"
@@ -198,6 +207,7 @@ def find_entities(text: str) -> list[Entity]:
                         e.type, e.confidence = "ORG", 0.8
 
     entities = [e for e in entities if e.text not in TABLE_WORDS and e.text not in NOT_ENTITIES]
+    entities = _hyphenated_and_events(text, entities)
 
     # 6. surnames and one type per text
     _propagate_surnames(text, entities)
@@ -220,6 +230,38 @@ def _plays(text: str, e) -> bool:
         or _RESULT_WORD_BEFORE.search(before)
         or text[line_start:e.start].strip() == ""  # a table row starts with the side's name
     )
+
+
+def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
+    """A place inside "New York-based" or "pro-Moscow" makes the whole word MISC; a place
+    followed by an event word ("U.S. Open") is the event, MISC."""
+    out: list[Entity] = []
+    for e in entities:
+        if e.type == "LOC" and e.source != "dateline":
+            after, before = text[e.end:e.end + 40], text[max(0, e.start - 12):e.start]
+            m_after, m_before = _HYPHEN_AFTER.match(after), _HYPHEN_BEFORE.search(before)
+            if m_after or m_before:
+                start = e.start - (len(m_before.group()) if m_before else 0)
+                end = e.end + (len(m_after.group()) if m_after else 0)
+                out.append(Entity("MISC", text[start:end], start, end, 0.6, "rule", e.place))
+                continue
+            shouted = ner.is_shouting(text[text.rfind("\n", 0, e.start) + 1:e.end])
+            m_event = (_EVENT_AFTER_SHOUTED if shouted else _EVENT_AFTER).match(after)
+            if m_event:
+                start, end = e.start, e.end + m_event.end()
+                m_name = _NAME_BEFORE.search(text[max(0, e.start - 30):e.start])
+                if m_name and m_name.group(1).upper() not in {"THE", "IN", "AT", "OF", "A", "AN", "AND"}:
+                    start = e.start - len(m_name.group()) + 1  # "Greater Milwaukee Open"
+                out = [o for o in out if not o.overlaps(start, end)]
+                out.append(Entity("MISC", text[start:end], start, end, 0.6, "rule"))
+                continue
+        out.append(e)
+    for e in out:  # the model calls many events organisations: "Greater Milwaukee Open"
+        if e.type != "MISC" and len(e.text.split()) > 1 and re.search(rf"\b{EVENT_WORDS}$", e.text, re.I):
+            e.type, e.confidence = "MISC", 0.65
+    spans = [(e.start, e.end) for e in out if e.source == "rule" and e.type == "MISC"]
+    return [e for e in out if e.type == "MISC" and e.source == "rule" or
+            not any(e.overlaps(a, b) and (e.start, e.end) != (a, b) for a, b in spans)]
 
 
 def _split_at_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:

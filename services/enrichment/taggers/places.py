@@ -104,6 +104,11 @@ def gazetteer() -> Gazetteer:
                     if alt.isascii() and alt[:1].isupper() and alt not in not_cities:
                         gaz.add(alt, entry)
 
+    for surface, geonames_name in variants.get("cities", {}).items():
+        key = tuple(t.text for t in tokenize(geonames_name))
+        if key in gaz.names:
+            gaz.add(surface, gaz.names[key], overwrite=True)
+
     for country in pycountry.countries:
         entry = country_entry(country.alpha_2)
         for attr in ("name", "common_name", "official_name"):
