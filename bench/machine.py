@@ -21,3 +21,26 @@ def describe() -> str:
         mem = "? GiB"
     return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, "
             f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+
+
+def rss_mib(pid: int) -> float:
+    """Proportional set size of one process in MiB: its resident memory, with pages shared
+    with other processes (a prefork pool's copy-on-write model) counted in equal parts."""
+    with open(f"/proc/{pid}/smaps_rollup") as fh:
+        for line in fh:
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found

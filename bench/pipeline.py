@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from bench.machine import describe
+from bench.machine import children, describe, rss_mib
 from tests.support import LocalEndpoint, PostgresDatabase, Stack, wait_for
 
 SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
@@ -97,6 +97,12 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
             burst_done = max(receiver.arrivals[i] for i in ids) - burst_started
             burst_latency = [receiver.arrivals[sid] - started for sid, started, _ in posted]
             burst_accept = [accept for _, _, accept in posted]
+            memory = []
+            for name in ("enrichment", "publish", "delivery"):
+                pid = stack.processes[name].pid
+                kids = children(pid)
+                memory.append(f"{name} {rss_mib(pid):.0f} MiB main + " + " + ".join(f"{rss_mib(k):.0f}" for k in kids)
+                              + f" MiB in {len(kids)} pool process(es)" if kids else f"{name} {rss_mib(pid):.0f} MiB")
         finally:
             stack.stop()
             receiver.close()
@@ -116,6 +122,8 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
         "",
         f"Burst: {burst} stories accepted in {posted_in:.1f} s ({burst / posted_in:.0f}/s); all {burst} delivered "
         f"and verified {burst_done:.1f} s after the first POST ({burst / burst_done:.1f} stories/s end to end).",
+        "",
+        "Worker memory (PSS: shared pages split between the processes sharing them) after the run: " + "; ".join(memory) + ".",
     ]
     return "\n".join(lines)
 

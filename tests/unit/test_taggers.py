@@ -150,3 +150,11 @@ def test_side_with_country_in_brackets():
     text = "BASKETBALL - TOURNAMENT RESULTS.\nBELGRADE 1996-08-31\nBenetton (Italy) 92 Dinamo (Russia) 81\n"
     entities = {(e.text, e.type) for e in find_entities(text)}
     assert {("Benetton", "ORG"), ("Dinamo", "ORG"), ("Italy", "LOC"), ("Russia", "LOC")} <= entities
+
+
+def test_located_comes_from_the_editor_or_the_dateline():
+    from_text = tag_text("Talks resume\nASTANA, Nov 3 (Reuters) - Talks resumed on Monday.")["located"]
+    assert from_text == {"name": "Astana", "source": "dateline", "code": "KZ", "geonames_id": 1526273,
+                         "uri": "https://sws.geonames.org/1526273/"}
+    assert tag_text("Talks resumed.", located="Bishkek")["located"]["code"] == "KG"
+    assert tag_text("Talks resumed.")["located"] is None

@@ -83,6 +83,22 @@ def _places(entities: list[Entity], text: str, located: str | None) -> list[dict
     return sorted(grouped.values(), key=lambda t: (-t["mentions"], t["name"]))
 
 
+def _located(entities: list[Entity], located: str | None) -> dict | None:
+    """Where the story was filed from: the editor's ``located``, else the text's dateline."""
+    if located:
+        entry = place_for_name(located)
+        source, name = "editor", located
+    else:
+        first = next((e for e in entities if e.source == "dateline"), None)
+        if first is None:
+            return None
+        entry, source, name = first.place, "dateline", first.text
+    result = {"name": entry.name if entry else name.title() if name.isupper() else name, "source": source}
+    if entry is not None:
+        result.update(code=entry.country_code, geonames_id=entry.geonames_id, uri=geonames_uri(entry.geonames_id))
+    return result
+
+
 def _named(entities: list[Entity], entity_type: str, tag_type: str) -> list[dict]:
     names = canonical_names(entities)
     grouped: dict[str, dict[str, Any]] = {}
@@ -118,6 +134,7 @@ def tag_text(text: str, *, located: str | None = None, language: str | None = No
     if entities is None:  # fall back to the gazetteer alone: places still get their codes
         entities = run("places", _gazetteer_entities, text, default=[])
     tags["entities"] = _entity_tags(entities)
+    tags["located"] = _located(entities, located)
     tags["places"] = _places(entities, text, located)
     tags["people"] = _named(entities, "PER", "person")
     tags["organisations"] = _named(entities, "ORG", "organisation")

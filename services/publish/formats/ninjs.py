@@ -122,7 +122,7 @@ def render(doc: StoryDocument) -> dict:
     optional = {
         "language": language,
         "by": doc.byline,
-        "located": doc.located,
+        "located": doc.located or (tags.get("located") or {}).get("name"),
         "slugline": doc.slugline,
         "embargoedUntil": isoformat(doc.embargoed_until),
         "people": [{"name": p["name"], "rel": "mentioned"} for p in tags.get("people", [])],
