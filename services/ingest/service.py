@@ -255,6 +255,11 @@ def list_subscribers(*, session: Session) -> list[schemas.SubscriberPublic]:
     return [subscriber_public(s) for s in rows]
 
 
+#: What a new version of unchanged text carries over from the one before.
+VERSION_CONTENT = {"headline", "body_text", "body_html", "byline", "located", "slugline", "language", "urgency",
+                   "embargoed_until", "pubstatus", "tags"}
+
+
 class InvalidTag(ValueError):
     pass
 
@@ -291,21 +296,12 @@ def set_editor_tags(*, session: Session, story_id: str, changes: schemas.TagsUpd
     if current.state != VersionState.published:
         return []  # the publish step will use the new tags
     now = utcnow()
+    content = current.model_dump(include=VERSION_CONTENT)
     update = StoryVersion(
+        **content,
         story_id=story.id,
         version=current.version + 1,
-        headline=current.headline,
-        body_text=current.body_text,
-        body_html=current.body_html,
-        byline=current.byline,
-        located=current.located,
-        slugline=current.slugline,
-        language=current.language,
-        urgency=current.urgency,
-        embargoed_until=current.embargoed_until,
-        pubstatus=current.pubstatus,
         state=VersionState.enriched,  # same text: the automatic tags still hold
-        tags=current.tags,
         received_at=now,
         stored_at=now,
         enriched_at=now,
