@@ -42,9 +42,9 @@ def cmd_migrate(_args) -> int:
 
 
 def cmd_keys_create(args) -> int:
+    from services.ingest.keys import create_key
     from shared.db import session_scope
     from shared.models import Role
-    from services.ingest.keys import create_key
 
     try:
         role = Role(args.role)
@@ -98,8 +98,8 @@ def cmd_worker(args) -> int:
 
 
 def cmd_beat(_args) -> int:
-    from shared.config import get_settings
     from services.scheduler.loop import run
+    from shared.config import get_settings
 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -120,8 +120,8 @@ def cmd_receiver(args) -> int:
 
 
 def cmd_seed(args) -> int:
-    from shared.config import get_settings
     from services.ingest.seeds import DEFAULT_SEEDS_DIR, load_seeds
+    from shared.config import get_settings
 
     report = load_seeds(get_settings(), Path(args.dir) if args.dir else DEFAULT_SEEDS_DIR)
     for line in report.created or ["nothing new: seeds were loaded before"]:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 
+from services.ingest.keys import create_key, find_key
+from services.ingest.seeds import DEFAULT_SEEDS_DIR, SeedReport, load_stories, load_subscribers
 from shared.config import get_settings
 from shared.db import migrate, session_scope
 from shared.embedded_redis import EmbeddedRedis
 from shared.models import Role
-from services.ingest.keys import create_key, find_key
-from services.ingest.seeds import DEFAULT_SEEDS_DIR, SeedReport, load_stories, load_subscribers
 
 RECEIVER_SUBSCRIBER = "demo-receiver"
 

@@ -68,7 +68,7 @@ class EmbeddedRedis:
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise RuntimeError(f"embedded Redis did not start; see {self.directory / 'redis.log'}")
+                    raise RuntimeError(f"embedded Redis did not start; see {self.directory / 'redis.log'}") from None
                 time.sleep(0.05)
 
     def stop(self) -> None:

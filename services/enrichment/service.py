@@ -7,13 +7,13 @@ import logging
 
 from sqlalchemy import update
 
+from services.enrichment.taggers import TAGGER_VERSION, tag_story
 from shared import events
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
 from shared.text import html_to_text
 from shared.timeutil import utcnow
-from services.enrichment.taggers import TAGGER_VERSION, tag_story
 
 log = logging.getLogger(__name__)
 

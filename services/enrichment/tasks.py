@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from celery.signals import worker_init
 
-from shared import events
-from shared.queue import get_celery
 from services.enrichment import service
 from services.enrichment.taggers import warm_up
+from shared import events
+from shared.queue import get_celery
 
 app = get_celery()
 

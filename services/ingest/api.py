@@ -11,12 +11,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from services.ingest import schemas, service
+from services.ingest.keys import create_key, find_key
 from shared import db, events
 from shared.config import get_settings
 from shared.models import ApiKey, Role
 from shared.netguard import TargetRefused
-from services.ingest import schemas, service
-from services.ingest.keys import create_key, find_key
 
 API_DESCRIPTION = """Wire editors submit stories; admins register downstream webhook subscribers.
 
@@ -166,7 +166,7 @@ def create_app() -> FastAPI:
                     links=schemas.Links(self=f"/v1/stories/{story.id}"),
                 )
         except service.IdempotencyConflict:
-            raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different body")
+            raise ApiError(409, "idempotency_conflict", "this Idempotency-Key was used with a different body") from None
         events.relay(event_ids)
         return accepted
 
@@ -176,7 +176,7 @@ def create_app() -> FastAPI:
             with db.session_scope() as session:
                 return service.story_view(session=session, story_id=story_id)
         except service.NotFound:
-            raise ApiError(404, "not_found", f"no story {story_id}")
+            raise ApiError(404, "not_found", f"no story {story_id}") from None
 
     @app.put("/v1/stories/{story_id}/tags", response_model=schemas.StoryPublic, tags=["stories"])
     def put_tags(
@@ -189,9 +189,9 @@ def create_app() -> FastAPI:
             with db.session_scope() as session:
                 event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes)
         except service.NotFound:
-            raise ApiError(404, "not_found", f"no story {story_id}")
+            raise ApiError(404, "not_found", f"no story {story_id}") from None
         except service.InvalidTag as exc:
-            raise ApiError(422, "invalid_tag", str(exc))
+            raise ApiError(422, "invalid_tag", str(exc)) from None
         events.relay(event_ids)
         with db.session_scope() as session:
             return service.story_view(session=session, story_id=story_id)
@@ -208,9 +208,9 @@ def create_app() -> FastAPI:
                 public = service.subscriber_public(sub)
                 return schemas.SubscriberCreated(**public.model_dump(), secret=sub.secret)
         except TargetRefused as exc:
-            raise ApiError(422, "webhook_target_refused", str(exc))
+            raise ApiError(422, "webhook_target_refused", str(exc)) from None
         except service.DuplicateName:
-            raise ApiError(409, "duplicate_name", f"a subscriber named {payload.name!r} exists")
+            raise ApiError(409, "duplicate_name", f"a subscriber named {payload.name!r} exists") from None
 
     @app.get("/v1/subscribers", response_model=list[schemas.SubscriberPublic], tags=["subscribers"])
     def get_subscribers(_key: Annotated[ApiKey, Depends(admin)]) -> list[schemas.SubscriberPublic]:
@@ -229,7 +229,7 @@ def create_app() -> FastAPI:
             with db.session_scope() as session:
                 return service.list_deliveries(session=session, subscriber_id=subscriber_id)
         except service.NotFound:
-            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}")
+            raise ApiError(404, "not_found", f"no subscriber {subscriber_id}") from None
 
     @app.post("/v1/keys", status_code=201, response_model=schemas.KeyCreated, tags=["keys"])
     def post_key(payload: schemas.KeyCreate, _key: Annotated[ApiKey, Depends(admin)]) -> schemas.KeyCreated:

@@ -8,11 +8,11 @@ from pathlib import Path
 
 from sqlmodel import select
 
+from services.ingest import schemas, service
 from shared import events
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import Subscriber
-from services.ingest import schemas, service
 
 DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 

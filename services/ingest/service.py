@@ -10,6 +10,7 @@ import pycountry
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from services.ingest import schemas
 from shared import events, mediatopics
 from shared.config import Settings
 from shared.models import (
@@ -26,7 +27,6 @@ from shared.netguard import check_url
 from shared.tags import effective_tags
 from shared.text import sanitize_html
 from shared.timeutil import as_utc, isoformat, utcnow
-from services.ingest import schemas
 
 
 class IdempotencyConflict(Exception):

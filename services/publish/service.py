@@ -18,6 +18,8 @@ import httpx
 from sqlalchemy import or_, update
 from sqlmodel import select
 
+from services.publish.channels import webhook
+from services.publish.formats import ninjs
 from shared import events
 from shared.config import get_settings
 from shared.db import session_scope
@@ -35,8 +37,6 @@ from shared.netguard import TargetRefused, check_url
 from shared.queue import get_celery, priority_for_urgency
 from shared.tags import effective_tags
 from shared.timeutil import isoformat, utcnow
-from services.publish.channels import webhook
-from services.publish.formats import ninjs
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from shared.queue import get_celery
 from services.publish import service
+from shared.queue import get_celery
 
 app = get_celery()
 

@@ -8,9 +8,9 @@ import logging
 import threading
 from datetime import timedelta
 
+from services.publish import service as publish
 from shared import events
 from shared.config import get_settings
-from services.publish import service as publish
 
 log = logging.getLogger(__name__)
 
