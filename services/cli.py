@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -111,6 +112,9 @@ def cmd_beat(_args) -> int:
 def cmd_receiver(args) -> int:
     from services.receiver.server import serve
 
+    if not args.secret:
+        print("error: give the subscriber's secret with --secret or NEWSWIRE_RECEIVER_SECRET", file=sys.stderr)
+        return 2
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(args.port, args.secret, Path(args.out) if args.out else None)
@@ -164,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     receiver = sub.add_parser("receiver", help="run the reference webhook receiver")
     receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument("--secret", required=True, help="the subscriber's whsec_... secret")
+    receiver.add_argument("--secret", default=os.environ.get("NEWSWIRE_RECEIVER_SECRET"),
+                          help="the subscriber's whsec_... secret (or set NEWSWIRE_RECEIVER_SECRET, "
+                               "which keeps it out of the process list)")
     receiver.add_argument("--out", help="also append each verified event to this JSON-lines file")
     receiver.set_defaults(fn=cmd_receiver)
 

@@ -34,8 +34,9 @@ def dev_keys(path: Path) -> dict[str, str]:
         for role in (Role.editor, Role.admin):
             if not keys.get(role.value) or find_key(session=session, key=keys[role.value]) is None:
                 _row, keys[role.value] = create_key(session=session, name=f"dev {role.value}", role=role)
-    path.write_text(json.dumps(keys, indent=2))
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # never readable by others
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(keys, indent=2))
     return keys
 
 
@@ -43,11 +44,11 @@ class Children:
     def __init__(self, logs: Path, env: dict[str, str]):
         self.logs, self.env, self.procs = logs, env, {}
 
-    def start(self, name: str, args: list[str], to_console: bool = False) -> None:
+    def start(self, name: str, args: list[str], to_console: bool = False, env: dict | None = None) -> None:
         out = None if to_console else (self.logs / f"{name}.log").open("ab")
         self.procs[name] = subprocess.Popen(
             [sys.executable, "-m", "services.cli", *args],
-            env=self.env,
+            env={**self.env, **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT if out else None,
             start_new_session=True,  # Ctrl-C reaches us only; we stop children in order
@@ -108,9 +109,9 @@ def run_stack() -> int:
         if receiver is not None:
             children.start(
                 "receiver",
-                ["receiver", "--port", str(settings.receiver_port), "--secret", receiver.secret,
-                 "--out", str(data_dir / "received.jsonl")],
+                ["receiver", "--port", str(settings.receiver_port), "--out", str(data_dir / "received.jsonl")],
                 to_console=True,
+                env={"NEWSWIRE_RECEIVER_SECRET": receiver.secret},  # not on the command line
             )
         if not _wait_ready(f"{api_url}/readyz", children, timeout=60):
             print(f"the API did not become ready; see {logs}/api.log", file=sys.stderr)

@@ -3,7 +3,8 @@
 Each process builds its own engine lazily (Celery prefork children included), so no
 connection is ever shared across a fork. On SQLite every transaction starts with
 ``BEGIN IMMEDIATE`` so that concurrent writers from several processes queue on the
-busy timeout instead of failing on a read-to-write lock upgrade.
+busy timeout instead of failing on a read-to-write lock upgrade; read-only sessions
+(``read_scope``) start with a plain ``BEGIN`` and never wait for writers (WAL).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from sqlmodel import Session, create_engine
 from shared.config import Settings, get_settings
 
 _engines: dict[tuple[int, str], Engine] = {}
+#: Execution option of transactions that only read: on SQLite they start with a plain BEGIN
+#: and so never wait for (or hold up) writers.
+READ_ONLY = "newswire_read_only"
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "infra" / "migrations"
 
@@ -40,7 +44,8 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            read_only = conn.get_execution_options().get(READ_ONLY, False)
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
@@ -70,8 +75,17 @@ def session_scope(settings: Settings | None = None) -> Iterator[Session]:
             raise
 
 
+@contextmanager
+def read_scope(settings: Settings | None = None) -> Iterator[Session]:
+    """A session for reading only; closing it ends its transaction without expiring what
+    was loaded, so the objects stay readable afterwards."""
+    engine = get_engine(settings).execution_options(**{READ_ONLY: True})
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
 def ping(settings: Settings | None = None) -> None:
-    with get_engine(settings).connect() as conn:
+    with get_engine(settings).execution_options(**{READ_ONLY: True}).connect() as conn:
         conn.execute(text("SELECT 1"))
 
 

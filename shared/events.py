@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import exists, func, or_, update
 from sqlmodel import Session, select
 
 from shared.db import session_scope
@@ -61,22 +61,22 @@ def _claim(session: Session, event_id: int) -> bool:
 
 
 def relay(event_ids: Iterable[int]) -> int:
-    """Send the given events (after their transaction committed). Returns how many were sent."""
+    """Send the given events (after their transaction committed). Returns how many were sent.
+    Never raises: whatever fails here is left to the scheduler's sweep, because the change
+    itself is already safe in the database."""
     sent = 0
-    celery = get_celery()
     for event_id in event_ids:
-        with session_scope() as session:
-            if not _claim(session, event_id):
-                continue
-            event = session.get(OutboxEvent, event_id)
         try:
-            celery.send_task(TASK_FOR_EVENT[event.kind], args=[event.version_id], priority=event.priority)
-        except Exception:  # broker down: the lease runs out and the sweep tries again
-            log.warning("outbox event %s not sent; will retry", event_id, exc_info=True)
-            continue
-        with session_scope() as session:
-            session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
-        sent += 1
+            with session_scope() as session:
+                if not _claim(session, event_id):
+                    continue
+                event = session.get(OutboxEvent, event_id)
+            get_celery().send_task(TASK_FOR_EVENT[event.kind], args=[event.version_id], priority=event.priority)
+            with session_scope() as session:
+                session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
+            sent += 1
+        except Exception:  # broker or database trouble: the lease runs out and the sweep tries again
+            log.warning("outbox event %s not sent; the sweep will retry", event_id, exc_info=True)
     return sent
 
 
@@ -94,6 +94,10 @@ def relay_unsent(limit: int = 500) -> int:
     return relay(ids)
 
 
+#: A version re-queued this many times is left alone (and logged): its task keeps failing.
+MAX_EVENTS_PER_VERSION = 6
+
+
 def requeue_stuck(stuck_after: timedelta, limit: int = 200) -> list[int]:
     """Scheduler sweep: a version still waiting in a state whose latest event was sent longer
     than ``stuck_after`` ago lost its message (Redis restart, worker killed mid-task). Write a
@@ -103,10 +107,13 @@ def requeue_stuck(stuck_after: timedelta, limit: int = 200) -> list[int]:
         OutboxEvent.version_id == StoryVersion.id,
         or_(OutboxEvent.sent_at.is_(None), OutboxEvent.sent_at > cutoff),
     )
+    tries = (
+        select(func.count(OutboxEvent.id)).where(OutboxEvent.version_id == StoryVersion.id).scalar_subquery()
+    )
     with session_scope() as session:
         stuck = session.exec(
             select(StoryVersion.id, StoryVersion.state, StoryVersion.urgency)
-            .where(StoryVersion.state.in_(list(EVENT_FOR_STATE)), ~recent)
+            .where(StoryVersion.state.in_(list(EVENT_FOR_STATE)), ~recent, tries < MAX_EVENTS_PER_VERSION)
             .limit(limit)
         ).all()
         new = [record(session, EVENT_FOR_STATE[VersionState(state)], vid, urgency) for vid, state, urgency in stuck]

@@ -148,7 +148,10 @@ class Delivery(SQLModel, table=True):
     state: str = DeliveryState.pending
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow)
+    #: Held by the worker sending it; the result is written only under the same lease.
     lease_until: datetime | None = None
+    #: A send task is in the queue for it until then; the sweep does not queue another.
+    queued_until: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
     last_error: str | None = None

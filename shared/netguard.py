@@ -14,16 +14,14 @@ class TargetRefused(ValueError):
 
 
 def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
-        addr = addr.ipv4_mapped
-    return (
-        addr.is_private
-        or addr.is_loopback
-        or addr.is_link_local
-        or addr.is_multicast
-        or addr.is_reserved
-        or addr.is_unspecified
-    )
+    """Anything not globally routable: private, loopback, link-local, carrier-grade NAT
+    (cloud metadata services live there too), reserved — also when wrapped in IPv6
+    (IPv4-mapped, 6to4, Teredo)."""
+    if isinstance(addr, ipaddress.IPv6Address):
+        wrapped = addr.ipv4_mapped or addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
+        if wrapped is not None:
+            addr = wrapped
+    return not addr.is_global or addr.is_multicast
 
 
 def check_addresses(addresses: Iterable[str], allowed_networks: Iterable[str]) -> None:

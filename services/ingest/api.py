@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import redis
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -81,7 +83,7 @@ def require(*roles: Role):
     def dependency(authorization: Annotated[str | None, Header()] = None) -> ApiKey:
         if not authorization or not authorization.startswith("Bearer "):
             raise ApiError(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             key = find_key(session=session, key=authorization.removeprefix("Bearer ").strip())
         if key is None:
             raise ApiError(401, "unauthenticated", "unknown or revoked API key")
@@ -115,6 +117,12 @@ def create_app() -> FastAPI:
         if any(e.get("type") == "json_invalid" for e in errors):
             return error_response(400, "malformed_json", "the request body is not valid JSON", details)
         return error_response(422, "invalid_request", "the request does not match the schema", details)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logging.getLogger(__name__).exception("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "something went wrong on our side; nothing was lost "
+                              "if you got no 2xx, so the request can be sent again (with an Idempotency-Key)")
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -173,7 +181,7 @@ def create_app() -> FastAPI:
     @app.get("/v1/stories/{story_id}", response_model=schemas.StoryPublic, tags=["stories"])
     def get_story(story_id: str, _key: Annotated[ApiKey, Depends(editor)]) -> schemas.StoryPublic:
         try:
-            with db.session_scope() as session:
+            with db.read_scope() as session:
                 return service.story_view(session=session, story_id=story_id)
         except service.NotFound:
             raise ApiError(404, "not_found", f"no story {story_id}") from None
@@ -193,7 +201,7 @@ def create_app() -> FastAPI:
         except service.InvalidTag as exc:
             raise ApiError(422, "invalid_tag", str(exc)) from None
         events.relay(event_ids)
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             return service.story_view(session=session, story_id=story_id)
 
     @app.post("/v1/subscribers", status_code=201, response_model=schemas.SubscriberCreated, tags=["subscribers"])
@@ -209,12 +217,12 @@ def create_app() -> FastAPI:
                 return schemas.SubscriberCreated(**public.model_dump(), secret=sub.secret)
         except TargetRefused as exc:
             raise ApiError(422, "webhook_target_refused", str(exc)) from None
-        except service.DuplicateName:
+        except (service.DuplicateName, IntegrityError):
             raise ApiError(409, "duplicate_name", f"a subscriber named {payload.name!r} exists") from None
 
     @app.get("/v1/subscribers", response_model=list[schemas.SubscriberPublic], tags=["subscribers"])
     def get_subscribers(_key: Annotated[ApiKey, Depends(admin)]) -> list[schemas.SubscriberPublic]:
-        with db.session_scope() as session:
+        with db.read_scope() as session:
             return service.list_subscribers(session=session)
 
     @app.get(
@@ -226,7 +234,7 @@ def create_app() -> FastAPI:
         subscriber_id: str, _key: Annotated[ApiKey, Depends(admin)]
     ) -> list[schemas.DeliveryPublic]:
         try:
-            with db.session_scope() as session:
+            with db.read_scope() as session:
                 return service.list_deliveries(session=session, subscriber_id=subscriber_id)
         except service.NotFound:
             raise ApiError(404, "not_found", f"no subscriber {subscriber_id}") from None

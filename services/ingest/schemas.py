@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
 from shared.models import Role
+from shared.text import html_to_text, sanitize_html
 
 MAX_HEADLINE = 500
 MAX_BODY_CHARS = 500_000
 
 
-class StoryCreate(BaseModel):
+class Input(BaseModel):
+    """Base of every request body: unknown fields refused, text trimmed, no NUL characters
+    (PostgreSQL cannot store them)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        return value
+
+
+class StoryCreate(Input):
 
     headline: str = Field(min_length=1, max_length=MAX_HEADLINE)
     body_text: str | None = Field(default=None, max_length=MAX_BODY_CHARS)
@@ -27,18 +42,28 @@ class StoryCreate(BaseModel):
         default=None, description="ISO 8601 with a timezone; the story is held until then"
     )
 
+    @field_validator("embargoed_until")
+    @classmethod
+    def _representable(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return value
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("embargoed_until is out of range") from None
+
     @model_validator(mode="after")
     def _needs_body(self) -> "StoryCreate":
         if not self.body_text and not self.body_html:
             raise ValueError("a story needs body_text or body_html")
+        if not self.body_text and not html_to_text(sanitize_html(self.body_html)).strip():
+            raise ValueError("body_html has no text once unsafe markup is removed")
         return self
 
 
-class TagEdit(BaseModel):
+class TagEdit(Input):
     """One tag an editor adds or removes. Subjects are named by IPTC Media Topic URI or qcode;
     everything else by name (places may carry an ISO 3166-1 alpha-2 ``code``)."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     type: Literal["place", "person", "organisation", "subject", "keyword"]
     name: str | None = Field(default=None, min_length=1, max_length=300)
@@ -54,10 +79,8 @@ class TagEdit(BaseModel):
         return self
 
 
-class TagsUpdate(BaseModel):
+class TagsUpdate(Input):
     """The editor's complete set of tag changes for the story (PUT replaces the previous set)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     add: list[TagEdit] = Field(default_factory=list, max_length=200)
     remove: list[TagEdit] = Field(default_factory=list, max_length=200)
@@ -104,9 +127,7 @@ class StoryPublic(BaseModel):
     links: Links
 
 
-class SubscriberCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class SubscriberCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     url: HttpUrl
 
@@ -146,9 +167,7 @@ class DeliveryPublic(BaseModel):
     last_error: str | None
 
 
-class KeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class KeyCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     role: Role
 

@@ -284,7 +284,7 @@ def _normalise_tag(edit: schemas.TagEdit) -> dict:
 def set_editor_tags(*, session: Session, story_id: str, changes: schemas.TagsUpdate) -> list[int]:
     """Store the editors' tag changes on the story. A story already published goes out again
     as a new version carrying the corrected tags; returns the outbox events to relay."""
-    story = session.get(Story, story_id)
+    story = session.get(Story, story_id, with_for_update=True)  # one tag change (or render) at a time
     if story is None:
         raise NotFound(story_id)
     story.manual_tags = {

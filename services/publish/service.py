@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 import httpx
@@ -41,10 +41,11 @@ from shared.timeutil import isoformat, utcnow
 log = logging.getLogger(__name__)
 
 PUBLISHABLE = (VersionState.enriched, VersionState.releasing)
-#: Pending deliveries younger than this are left to the task already queued for them.
-SWEEP_GRACE = timedelta(seconds=3)
+#: A queued send task is trusted to arrive this long before the sweep queues another.
+QUEUE_LEASE = timedelta(seconds=60)
 #: A sending worker holds a delivery this long; past it, the sweep may hand it to another.
-SEND_LEASE = timedelta(seconds=90)
+#: Whatever happens, the first worker's result is written only if it still holds the lease.
+SEND_LEASE = timedelta(seconds=120)
 #: A later version waits this long for the earlier one to the same subscriber to land.
 ORDER_WAIT = timedelta(seconds=1)
 
@@ -63,7 +64,9 @@ def render_version(version_id: int) -> list[tuple[str, int]]:
                 .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld)
             )
             return []
-        story = session.get(Story, version.story_id)
+        # Locks the story (PostgreSQL) so that an editor's tag change either lands before this
+        # render or, seeing it published, goes out as the next version.
+        story = session.get(Story, version.story_id, with_for_update=True)
         pubstatus = PubStatus.usable if version.pubstatus == PubStatus.withheld else version.pubstatus
         item = ninjs.render(
             ninjs.StoryDocument(
@@ -101,6 +104,7 @@ def render_version(version_id: int) -> list[tuple[str, int]]:
                 version=version.version,
                 priority=priority_for_urgency(version.urgency),
                 next_attempt_at=now,
+                queued_until=now + QUEUE_LEASE,  # the publish task queues them right away
             )
             for sub in subscribers
         ]
@@ -141,36 +145,40 @@ def http_client() -> httpx.Client:
     )
 
 
-def _claim(session, delivery_id: str) -> bool:
+def _claim(session, delivery_id: str) -> datetime | None:
+    """Take the delivery's lease; returns it (the fencing token for the result) or None."""
     now = utcnow()
+    lease = now + SEND_LEASE
     result = session.exec(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now)
         .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
-        .values(lease_until=now + SEND_LEASE)
+        .values(lease_until=lease, queued_until=None)
     )
-    return result.rowcount == 1
+    return lease if result.rowcount == 1 else None
 
 
 def send_delivery(delivery_id: str) -> str:
     """One delivery attempt. Returns what happened (for logs and tests)."""
     settings = get_settings()
     with session_scope() as session:
-        if not _claim(session, delivery_id):
+        lease = _claim(session, delivery_id)
+        if lease is None:
             return "skipped"
         delivery = session.get(Delivery, delivery_id)
         subscriber = session.get(Subscriber, delivery.subscriber_id)
-        earlier_pending = session.exec(
-            select(Delivery.id).where(
+        earlier = session.exec(
+            select(Delivery.next_attempt_at).where(
                 Delivery.subscriber_id == delivery.subscriber_id,
                 Delivery.story_id == delivery.story_id,
                 Delivery.version < delivery.version,
                 Delivery.state == DeliveryState.pending,
-            )
+            ).order_by(Delivery.next_attempt_at.desc())
         ).first()
-        if earlier_pending is not None:
+        if earlier is not None:
+            # Versions reach a subscriber in order: wait until the earlier one's next try.
             delivery.lease_until = None
-            delivery.next_attempt_at = utcnow() + ORDER_WAIT
+            delivery.next_attempt_at = max(earlier, utcnow()) + ORDER_WAIT
             return "waiting-for-earlier-version"
         if not subscriber.active:
             delivery.state, delivery.lease_until = DeliveryState.failed, None
@@ -188,9 +196,22 @@ def send_delivery(delivery_id: str) -> str:
         result = webhook.send(http_client(), url, body, webhook.signed_headers(secret, message_id, body))
     except TargetRefused as exc:
         result = webhook.SendResult(None, 0.0, str(exc), None, None)
+    return _record(delivery_id, lease, attempt_no, started, result, settings)
 
+
+def _record(delivery_id: str, lease: datetime, attempt_no: int, started: datetime,
+            result: webhook.SendResult, settings) -> str:
+    """Write the attempt, and the delivery's new state if this worker still holds its lease."""
+    if result.ok:
+        outcome, values = "delivered", {"state": DeliveryState.delivered, "delivered_at": utcnow()}
+    elif result.gone:
+        outcome, values = "gone", {"state": DeliveryState.failed}
+    elif attempt_no >= settings.delivery_max_attempts:
+        outcome, values = "failed", {"state": DeliveryState.failed}
+    else:
+        retry_at = utcnow() + backoff(attempt_no, result.retry_after_seconds, settings.delivery_retry_base_seconds)
+        outcome, values = "retry", {"next_attempt_at": retry_at}
     with session_scope() as session:
-        delivery = session.get(Delivery, delivery_id)
         session.add(
             DeliveryAttempt(
                 delivery_id=delivery_id,
@@ -202,27 +223,22 @@ def send_delivery(delivery_id: str) -> str:
                 response_excerpt=result.response_excerpt,
             )
         )
-        delivery.attempts = attempt_no
-        delivery.lease_until = None
-        delivery.last_error = result.error
-        if result.ok:
-            delivery.state, delivery.delivered_at = DeliveryState.delivered, utcnow()
-            return "delivered"
+        fenced = session.exec(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.lease_until == lease, Delivery.state == DeliveryState.pending)
+            .values(attempts=attempt_no, lease_until=None, last_error=result.error, **values)
+        )
+        if fenced.rowcount != 1:
+            log.warning("delivery %s: lease lost during attempt %s; its result is only logged", delivery_id, attempt_no)
+            return "lease-lost"
         if result.gone:
-            delivery.state = DeliveryState.failed
+            delivery = session.get(Delivery, delivery_id)
             session.exec(
                 update(Subscriber)
                 .where(Subscriber.id == delivery.subscriber_id)
                 .values(active=False, disabled_reason="endpoint answered 410 Gone")
             )
-            return "gone"
-        if attempt_no >= settings.delivery_max_attempts:
-            delivery.state = DeliveryState.failed
-            return "failed"
-        delivery.next_attempt_at = utcnow() + backoff(
-            attempt_no, result.retry_after_seconds, settings.delivery_retry_base_seconds
-        )
-        return "retry"
+    return outcome
 
 
 def release_due_embargoes(limit: int = 200) -> list[int]:
@@ -248,15 +264,22 @@ def release_due_embargoes(limit: int = 200) -> list[int]:
 
 
 def due_delivery_ids(limit: int = 500) -> list[tuple[str, int]]:
-    """Scheduler sweep: pending deliveries that are due and that no worker holds."""
+    """Scheduler sweep: pending deliveries that are due, that no worker holds and that have no
+    send task on its way; they are marked queued before they are handed back."""
     now = utcnow()
     with session_scope() as session:
-        return list(
+        due = list(
             session.exec(
                 select(Delivery.id, Delivery.priority)
-                .where(Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now - SWEEP_GRACE)
+                .where(Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now)
                 .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+                .where(or_(Delivery.queued_until.is_(None), Delivery.queued_until < now))
                 .order_by(Delivery.priority, Delivery.next_attempt_at)
                 .limit(limit)
             ).all()
         )
+        if due:
+            session.exec(
+                update(Delivery).where(Delivery.id.in_([d for d, _ in due])).values(queued_until=now + QUEUE_LEASE)
+            )
+        return due

@@ -21,6 +21,10 @@ def stories_unchanged(stack):
         ({"headline": "Naive embargo", "body_text": "x", "embargoed_until": "2030-01-01T00:00:00"}, 422,
          "invalid_request"),
         ({"headline": "Unknown field", "body_text": "x", "priority": 1}, 422, "invalid_request"),
+        ({"headline": "Only a script", "body_html": "<script>alert(1)</script>"}, 422, "invalid_request"),
+        ({"headline": "NUL\u0000inside", "body_text": "x"}, 422, "invalid_request"),
+        ({"headline": "Far future", "body_text": "x", "embargoed_until": "9999-12-31T23:00:00-14:00"}, 422,
+         "invalid_request"),
     ],
 )
 def test_invalid_story_is_refused(stack, stories_unchanged, body, status, code):

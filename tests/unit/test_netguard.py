@@ -4,7 +4,8 @@ from shared.netguard import TargetRefused, check_addresses, check_url
 
 
 @pytest.mark.parametrize("address", ["10.0.0.1", "192.168.1.1", "172.16.0.5", "127.0.0.1", "169.254.169.254",
-                                     "::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "fd00::1"])
+                                     "::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "fd00::1",
+                                     "100.100.100.200", "2002:a9fe:a9fe::1", "224.0.0.1"])
 def test_internal_addresses_are_refused(address):
     with pytest.raises(TargetRefused):
         check_addresses([address], [])

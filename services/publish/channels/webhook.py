@@ -68,16 +68,21 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def send(client: httpx.Client, url: str, body: bytes, headers: dict) -> SendResult:
+    """POST once. Only the first few KB of the answer are read: a receiver cannot make the
+    worker hold a large response in memory."""
     started = time.perf_counter()
     try:
-        response = client.post(url, content=body, headers=headers)
+        with client.stream("POST", url, content=body, headers=headers) as response:
+            excerpt = b""
+            for chunk in response.iter_raw():
+                excerpt += chunk
+                if len(excerpt) >= 4 * RESPONSE_EXCERPT:
+                    break
+            status, retry_header = response.status_code, response.headers.get("retry-after")
     except httpx.HTTPError as exc:
         return SendResult(None, (time.perf_counter() - started) * 1000, f"{exc.__class__.__name__}: {exc}", None, None)
     latency = (time.perf_counter() - started) * 1000
-    retry_after = (
-        parse_retry_after(response.headers.get("retry-after"))
-        if response.status_code in RETRY_AFTER_STATUSES
-        else None
-    )
-    error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
-    return SendResult(response.status_code, latency, error, response.text[:RESPONSE_EXCERPT], retry_after)
+    retry_after = parse_retry_after(retry_header) if status in RETRY_AFTER_STATUSES else None
+    error = None if 200 <= status < 300 else f"HTTP {status}"
+    text = excerpt.decode("utf-8", errors="replace")[:RESPONSE_EXCERPT]
+    return SendResult(status, latency, error, text, retry_after)
