@@ -287,10 +287,13 @@ def set_editor_tags(*, session: Session, story_id: str, changes: schemas.TagsUpd
     story = session.get(Story, story_id, with_for_update=True)  # one tag change (or render) at a time
     if story is None:
         raise NotFound(story_id)
-    story.manual_tags = {
+    manual = {
         "add": [_normalise_tag(t) for t in changes.add],
         "remove": [_normalise_tag(t) for t in changes.remove],
     }
+    if manual == (story.manual_tags or {"add": [], "remove": []}):
+        return []  # nothing changed: no new version
+    story.manual_tags = manual
     session.add(story)
     current = current_version(session=session, story=story)
     if current.state != VersionState.published:

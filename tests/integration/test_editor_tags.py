@@ -40,6 +40,9 @@ def test_editor_changes_win_and_go_out_as_a_new_version(stack, site):
         summit = [s for s in item["subjects"] if s.get("uri") == "http://cv.iptc.org/newscodes/mediatopic/20000640"]
         assert summit and summit[0]["creator"] == "newswire-editor"
 
+        # The same changes again change nothing: no third version.
+        assert api.put(f"/v1/stories/{story['id']}/tags", json=changes).json()["version"] == 2
+
         # The editor's set is replaced by the next PUT; the removal no longer applies.
         again = api.put(f"/v1/stories/{story['id']}/tags", json={"add": [], "remove": []}).json()
         assert "Istanbul" in {p["name"] for p in again["tags"]["places"]}
