@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     #: Attempts before a delivery is marked failed (spread over ~a day by the back-off schedule).
     delivery_max_attempts: int = 18
+    #: How long a delivery worker holds a delivery; past it (a killed worker) another may send it.
+    delivery_lease_seconds: float = 120.0
     #: First retry delay; it doubles per attempt up to 6 hours (with ±20 % jitter).
     delivery_retry_base_seconds: float = 5.0
     #: How often the scheduler sweeps the outbox, embargoes and due deliveries.

@@ -124,6 +124,7 @@ class Stack:
             "NEWSWIRE_SCHEDULER_INTERVAL_SECONDS": "0.2",
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
+            "NEWSWIRE_DELIVERY_LEASE_SECONDS": "4",
             "NEWSWIRE_PORT": str(self.api_port),
             **(extra_env or {}),
         }

@@ -43,9 +43,6 @@ log = logging.getLogger(__name__)
 PUBLISHABLE = (VersionState.enriched, VersionState.releasing)
 #: A queued send task is trusted to arrive this long before the sweep queues another.
 QUEUE_LEASE = timedelta(seconds=60)
-#: A sending worker holds a delivery this long; past it, the sweep may hand it to another.
-#: Whatever happens, the first worker's result is written only if it still holds the lease.
-SEND_LEASE = timedelta(seconds=120)
 #: A later version waits this long for the earlier one to the same subscriber to land.
 ORDER_WAIT = timedelta(seconds=1)
 
@@ -147,8 +144,10 @@ def http_client() -> httpx.Client:
 
 def _claim(session, delivery_id: str) -> datetime | None:
     """Take the delivery's lease; returns it (the fencing token for the result) or None."""
+    # Past the lease (a killed or stuck worker) the sweep may hand the delivery to another worker;
+    # the first worker's result is then written only if it still holds the lease.
     now = utcnow()
-    lease = now + SEND_LEASE
+    lease = now + timedelta(seconds=get_settings().delivery_lease_seconds)
     result = session.exec(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now)

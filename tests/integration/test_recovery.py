@@ -43,3 +43,47 @@ def test_unsent_outbox_event_is_relayed_by_the_scheduler(stack, site):
     assert done.returncode == 0, done.stderr
     story_id = done.stdout.strip().splitlines()[-1]
     wait_for(lambda: arrived(receiver, story_id), timeout=60, what="the story whose event was never relayed")
+
+
+def test_delivery_worker_killed_mid_send_is_delivered_after_restart(stack):
+    """SIGKILL the delivery worker while its POST is in flight: the delivery's lease runs out,
+    the sweep hands it to the restarted worker, and the receiver gets it (same webhook-id)."""
+    import threading
+
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.support import LocalEndpoint
+
+    first_request = threading.Event()
+    seen: list[str] = []
+    secret = {}
+
+    def respond(body, headers):
+        Webhook(secret["value"]).verify(body, headers)
+        seen.append(headers["webhook-id"])
+        if len(seen) == 1:
+            first_request.set()
+            threading.Event().wait(8)  # hang: the worker is killed meanwhile
+        return 200, {}
+
+    endpoint = LocalEndpoint(respond)
+    try:
+        with stack.client(stack.admin_key) as admin:
+            answer = admin.post("/v1/subscribers", json={"name": f"killed-{endpoint.port}", "url": endpoint.url})
+        secret["value"] = answer.json()["secret"]
+        subscriber_id = answer.json()["id"]
+        with stack.client(stack.editor_key) as api:
+            story = api.post("/v1/stories", json={"headline": "Killed mid-send", "body_text": "In Tashkent."}).json()
+        assert first_request.wait(60), "the first attempt never arrived"
+        stack.kill("delivery")
+        stack.restart("delivery")
+
+        def delivered():
+            with stack.client(stack.admin_key) as admin:
+                rows = admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json()
+            return [d for d in rows if d["story_id"] == story["id"] and d["state"] == "delivered"]
+
+        (delivery,) = wait_for(delivered, timeout=60, what="delivery after the worker was killed")
+        assert len(seen) >= 2 and set(seen) == {delivery["message_id"]}
+    finally:
+        endpoint.close()
