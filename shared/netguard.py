@@ -6,7 +6,8 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
-from urllib.parse import urlsplit
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 
 class TargetRefused(ValueError):
@@ -44,7 +45,32 @@ def resolve(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def check_url(url: str, allowed_networks: Iterable[str]) -> None:
+@dataclass(frozen=True)
+class Target:
+    """A checked webhook URL: where it may be connected to."""
+
+    url: str
+    scheme: str
+    hostname: str
+    port: int
+    addresses: tuple[str, ...]  # every address the name resolved to; all passed the check
+
+    def pinned_url(self) -> str:
+        """The URL with its host replaced by the first checked address, so that the connection
+        goes where the check looked (no second DNS lookup for a rebinding attacker to answer)."""
+        parts = urlsplit(self.url)
+        address = self.addresses[0]
+        host = f"[{address}]" if ":" in address else address
+        return urlunsplit((parts.scheme, f"{host}:{self.port}", parts.path or "/", parts.query, ""))
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
+        return host if self.port == default else f"{host}:{self.port}"
+
+
+def check_url(url: str, allowed_networks: Iterable[str]) -> Target:
     """Validate a webhook URL's form and where it resolves to."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
@@ -57,4 +83,6 @@ def check_url(url: str, allowed_networks: Iterable[str]) -> None:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise TargetRefused("webhook URL has an invalid port") from None
-    check_addresses(resolve(parts.hostname, port), allowed_networks)
+    addresses = resolve(parts.hostname, port)
+    check_addresses(addresses, allowed_networks)
+    return Target(url, parts.scheme, parts.hostname, port, tuple(addresses))

@@ -131,14 +131,15 @@ def backoff(attempt: int, retry_after: float | None = None, base_seconds: float 
     return timedelta(seconds=delay)
 
 
-@lru_cache(maxsize=1)
-def http_client() -> httpx.Client:
-    """One pooled client per worker process (thread-safe); never follows redirects."""
+@lru_cache(maxsize=256)
+def http_client(hostname: str) -> httpx.Client:
+    """A pooled client per webhook host (thread-safe), so that a kept-alive connection, which is
+    opened to a checked IP address, is only ever reused for the host it was opened for."""
     settings = get_settings()
     return httpx.Client(
         timeout=settings.webhook_timeout_seconds,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        limits=httpx.Limits(max_connections=16, max_keepalive_connections=8),
     )
 
 
@@ -191,8 +192,9 @@ def send_delivery(delivery_id: str) -> str:
 
     started = utcnow()
     try:
-        check_url(url, settings.webhook_allowed_networks)
-        result = webhook.send(http_client(), url, body, webhook.signed_headers(secret, message_id, body))
+        target = check_url(url, settings.webhook_allowed_networks)
+        result = webhook.send(http_client(target.hostname), target, body,
+                              webhook.signed_headers(secret, message_id, body))
     except TargetRefused as exc:
         result = webhook.SendResult(None, 0.0, str(exc), None, None)
     return _record(delivery_id, lease, attempt_no, started, result, settings)

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 import httpx
 from standardwebhooks.webhooks import Webhook
 
+from shared.netguard import Target
+
 RESPONSE_EXCERPT = 500
 #: Statuses whose Retry-After header is honoured.
 RETRY_AFTER_STATUSES = {429, 502, 503, 504}
@@ -67,12 +69,15 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def send(client: httpx.Client, url: str, body: bytes, headers: dict) -> SendResult:
-    """POST once. Only the first few KB of the answer are read: a receiver cannot make the
-    worker hold a large response in memory."""
+def send(client: httpx.Client, target: Target, body: bytes, headers: dict) -> SendResult:
+    """POST once, to the address the SSRF check approved (the Host header and, for HTTPS, the
+    TLS server name stay the URL's own). Only the first few KB of the answer are read: a
+    receiver cannot make the worker hold a large response in memory."""
     started = time.perf_counter()
+    extensions = {"sni_hostname": target.hostname} if target.scheme == "https" else {}
     try:
-        with client.stream("POST", url, content=body, headers=headers) as response:
+        with client.stream("POST", target.pinned_url(), content=body, extensions=extensions,
+                           headers={**headers, "host": target.host_header}) as response:
             excerpt = b""
             for chunk in response.iter_raw():
                 excerpt += chunk
