@@ -20,6 +20,11 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def story_uri(story_id: str) -> str:
+    """The story's identity on the wire (ninjs ``uri``): it embeds the id the API returned."""
+    return f"urn:newswire:story:{story_id}"
+
+
 class Role(StrEnum):
     editor = "editor"
     admin = "admin"

@@ -20,8 +20,3 @@ def html_to_text(body_html: str) -> str:
     spaced = _BLOCK_TAGS.sub("\n", body_html)
     return html.unescape(nh3.clean(spaced, tags=set())).strip()
 
-
-def story_text(headline: str, body_text: str | None, body_html: str | None) -> str:
-    """Headline and body as one plain text, the form the taggers read."""
-    body = body_text if body_text else html_to_text(body_html or "")
-    return f"{headline}\n\n{body}"

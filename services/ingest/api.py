@@ -17,7 +17,7 @@ from services.ingest import schemas, service
 from services.ingest.keys import create_key, find_key
 from shared import db, events
 from shared.config import get_settings
-from shared.models import ApiKey, Role
+from shared.models import ApiKey, Role, story_uri
 from shared.netguard import TargetRefused
 
 API_DESCRIPTION = """Wire editors submit stories; admins register downstream webhook subscribers.
@@ -168,7 +168,7 @@ def create_app() -> FastAPI:
                 )
                 accepted = schemas.StoryAccepted(
                     id=story.id,
-                    uri=service.story_uri(story.id),
+                    uri=story_uri(story.id),
                     version=version.version,
                     status=service.status_of(version),
                     links=schemas.Links(self=f"/v1/stories/{story.id}"),

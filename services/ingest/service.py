@@ -22,6 +22,7 @@ from shared.models import (
     StoryVersion,
     Subscriber,
     VersionState,
+    story_uri,
 )
 from shared.netguard import check_url
 from shared.tags import effective_tags
@@ -35,10 +36,6 @@ class IdempotencyConflict(Exception):
 
 class NotFound(Exception):
     pass
-
-
-def story_uri(story_id: str) -> str:
-    return f"urn:newswire:story:{story_id}"
 
 
 def _request_hash(payload: schemas.StoryCreate) -> str:

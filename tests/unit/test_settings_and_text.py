@@ -2,7 +2,7 @@ import pytest
 from pydantic import ValidationError
 
 from shared.config import Settings
-from shared.text import html_to_text, sanitize_html, story_text
+from shared.text import html_to_text, sanitize_html
 
 
 def test_defaults_are_embedded(tmp_path):
@@ -42,7 +42,6 @@ def test_html_is_sanitised_and_flattened():
     clean = sanitize_html(dirty)
     assert "script" not in clean and "onclick" not in clean and "javascript" not in clean
     assert html_to_text(clean).split() == ["Hi", "there", "A", "&", "B"]
-    assert story_text("Head", None, "<p>Body</p>") == "Head\n\nBody"
 
 
 def test_cli_refuses_unknown_role(tmp_path):

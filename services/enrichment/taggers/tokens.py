@@ -25,6 +25,3 @@ def tokenize(text: str) -> list[Token]:
         tokens.append(Token(word, match.start(), end))
     return tokens
 
-
-def is_capitalized(word: str) -> bool:
-    return word[:1].isupper()

@@ -16,6 +16,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
+from shared.models import story_uri
 from shared.timeutil import isoformat
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
@@ -58,10 +59,6 @@ def validate(item: dict) -> None:
     errors = sorted(validator().iter_errors(item), key=lambda e: list(e.path))
     if errors:
         raise InvalidNinjs("; ".join(f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors))
-
-
-def story_uri(story_id: str) -> str:
-    return f"urn:newswire:story:{story_id}"
 
 
 def _places(tags: dict) -> list[dict]:
