@@ -49,7 +49,11 @@ CRICKET_COUNTIES = {
     "Warwickshire", "Worcestershire", "Yorkshire",
 }
 #: Spans the model tags that are never entities on their own ("Secretary of State" -> "State").
-NOT_ENTITIES = {"The", "A", "An", "State", "Government", "Parliament", "President", "Minister"}
+NOT_ENTITIES = {"The", "A", "An", "State", "Government", "Parliament", "President", "Minister", "January",
+                "February", "March", "April", "May", "June", "July", "August", "September", "October",
+                "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
+                "Sunday", "Scorer", "Scorers", "Women's", "Men's", "XI"}
+_COUNTY = re.compile(r"\b(?:" + "|".join(sorted(CRICKET_COUNTIES)) + r")\b", re.I)
 #: Words that open rows of sports tables without naming a side.
 TABLE_WORDS = {"Attendance", "Attendancce", "Halftime", "Extras", "Total", "Totals", "Score", "Scores", "Fall",
                "Bowling", "Result", "Results", "Postponed", "Playing", "Division", "Group", "Round", "Standings",
@@ -166,9 +170,14 @@ def find_entities(text: str) -> list[Entity]:
     if sports:
         entities = _table_sides(text, entities)
         cricket = text.lstrip().upper().startswith("CRICKET")
-        for e in entities:
-            if cricket and e.text in CRICKET_COUNTIES:
-                e.type, e.confidence = "ORG", 0.8
+        if cricket:
+            for e in entities:
+                if e.text.title() in CRICKET_COUNTIES:
+                    e.type, e.confidence = "ORG", 0.8
+            taken = [(e.start, e.end) for e in entities]
+            for m in _COUNTY.finditer(text):  # the sides the model missed
+                if m.group()[0].isupper() and all(m.end() <= a or m.start() >= b for a, b in taken):
+                    entities.append(Entity("ORG", m.group(), m.start(), m.end(), 0.75, "gazetteer"))
         for e in entities:
             is_country = e.place is not None and e.place.kind == "country"
             could_be_side = e.type == "LOC" or (e.type == "PER" and " " not in e.text and "." not in e.text)
@@ -206,7 +215,8 @@ def find_entities(text: str) -> list[Entity]:
                     if (e.start, e.end) == m.span() and e.type != "ORG":
                         e.type, e.confidence = "ORG", 0.8
 
-    entities = [e for e in entities if e.text not in TABLE_WORDS and e.text not in NOT_ENTITIES]
+    entities = [e for e in entities if e.text not in TABLE_WORDS and e.text not in NOT_ENTITIES
+                and not (e.source == "model" and e.text[:1].islower())]
     entities = _hyphenated_and_events(text, entities)
 
     # 6. surnames and one type per text
