@@ -37,8 +37,7 @@ def warm_up() -> None:
     detect_language("warm up the language profiles")
 
 
-def _entity_tags(entities: list[Entity]) -> list[dict]:
-    names = canonical_names(entities)
+def _entity_tags(entities: list[Entity], names: dict[int, str]) -> list[dict]:
     out = []
     for i, e in enumerate(entities):
         tag = {"type": e.type, "text": e.text, "name": names[i], "start": e.start, "end": e.end,
@@ -49,7 +48,7 @@ def _entity_tags(entities: list[Entity]) -> list[dict]:
     return out
 
 
-def _places(entities: list[Entity], text: str, located: str | None) -> list[dict]:
+def _places(entities: list[Entity], located: str | None) -> list[dict]:
     grouped: dict[tuple[str, str], dict[str, Any]] = {}
 
     def add(entry, rel: str, confidence: float, mentioned: bool) -> None:
@@ -70,9 +69,8 @@ def _places(entities: list[Entity], text: str, located: str | None) -> list[dict
             continue
         if e.type == "LOC":
             add(e.place, "dateline" if e.source == "dateline" else "mentioned", e.confidence, True)
-        elif e.type == "MISC" and e.place.via_demonym:
-            country = place_for_name(e.place.name) or e.place
-            add(country, "subject", 0.5, False)
+        elif e.type == "MISC" and e.place.via_demonym:  # a demonym's entry is its country
+            add(e.place, "subject", 0.5, False)
     if located:
         entry = place_for_name(located)
         if entry is not None:
@@ -99,8 +97,7 @@ def _located(entities: list[Entity], located: str | None) -> dict | None:
     return result
 
 
-def _named(entities: list[Entity], entity_type: str, tag_type: str) -> list[dict]:
-    names = canonical_names(entities)
+def _named(entities: list[Entity], names: dict[int, str], entity_type: str, tag_type: str) -> list[dict]:
     grouped: dict[str, dict[str, Any]] = {}
     for i, e in enumerate(entities):
         if e.type != entity_type:
@@ -133,12 +130,13 @@ def tag_text(text: str, *, located: str | None = None, language: str | None = No
     entities = run("entities", find_entities, text, default=None)
     if entities is None:  # fall back to the gazetteer alone: places still get their codes
         entities = run("places", _gazetteer_entities, text, default=[])
-    tags["entities"] = _entity_tags(entities)
+    names = canonical_names(entities)
+    tags["entities"] = _entity_tags(entities, names)
     tags["located"] = _located(entities, located)
-    tags["places"] = _places(entities, text, located)
-    tags["people"] = _named(entities, "PER", "person")
-    tags["organisations"] = _named(entities, "ORG", "organisation")
-    tags["subjects"] = run("subjects", find_subjects, text, tags["places"], default=[])
+    tags["places"] = _places(entities, located)
+    tags["people"] = _named(entities, names, "PER", "person")
+    tags["organisations"] = _named(entities, names, "ORG", "organisation")
+    tags["subjects"] = run("subjects", find_subjects, text, default=[])
     tags["keywords"] = [{"type": "keyword", **k} for k in run("keywords", keywords, text, default=[])]
     if language:
         tags["language"] = {"code": language, "confidence": 1.0, "source": "editor"}

@@ -72,7 +72,7 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(topics, {c: list(q.items()) for c, q in cues.items()}, pattern)
 
 
-def find_subjects(text: str, places: list[dict] | None = None) -> list[dict]:
+def find_subjects(text: str) -> list[dict]:
     """Topics for a story; the first line of ``text`` is taken as the headline."""
     vocab = vocabulary()
     headline, _, body = text.partition("\n")
