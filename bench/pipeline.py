@@ -84,7 +84,7 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
             seq_latency, seq_accept = [], []
             for i in range(sequential):
                 story_id, started, accept = post(i)
-                wait_for(lambda: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story")
+                wait_for(lambda story_id=story_id: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story")
                 seq_latency.append(receiver.arrivals[story_id] - started)
                 seq_accept.append(accept)
 
@@ -123,7 +123,8 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
         f"Burst: {burst} stories accepted in {posted_in:.1f} s ({burst / posted_in:.0f}/s); all {burst} delivered "
         f"and verified {burst_done:.1f} s after the first POST ({burst / burst_done:.1f} stories/s end to end).",
         "",
-        "Worker memory (PSS: shared pages split between the processes sharing them) after the run: " + "; ".join(memory) + ".",
+        "Worker memory (PSS: shared pages split between the processes sharing them) after the run: "
+        + "; ".join(memory) + ".",
     ]
     return "\n".join(lines)
 

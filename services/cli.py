@@ -3,6 +3,7 @@
     newswire run                      whole pipeline on embedded defaults (make run)
     newswire migrate                  create/upgrade the database schema
     newswire keys create --role editor|admin --name NAME
+    newswire keys list | revoke ID
     newswire api [--host H] [--port P]
     newswire worker enrichment|publish|delivery [--concurrency N]
     newswire beat                     the scheduler (run exactly one)
@@ -43,7 +44,7 @@ def cmd_migrate(_args) -> int:
 
 
 def cmd_keys_create(args) -> int:
-    from services.ingest.keys import create_key
+    from services.ingest.keys.service import create_key
     from shared.db import session_scope
     from shared.models import Role
 
@@ -59,6 +60,35 @@ def cmd_keys_create(args) -> int:
     return 0
 
 
+def cmd_keys_list(_args) -> int:
+    from services.ingest.keys.service import list_keys
+    from shared.db import read_scope
+    from shared.timeutil import isoformat
+
+    with read_scope() as session:
+        keys = list_keys(session=session)
+    print(f"{'id':32}  {'role':6}  {'prefix':8}  {'created':20}  {'last used':20}  {'revoked':20}  name")
+    for k in keys:
+        times = [(isoformat(t) or "-")[:19] for t in (k.created_at, k.last_used_at, k.revoked_at)]
+        print(f"{k.id:32}  {k.role:6}  {k.prefix:8}  {times[0]:20}  {times[1]:20}  {times[2]:20}  {k.name}")
+    return 0
+
+
+def cmd_keys_revoke(args) -> int:
+    from services.ingest.exceptions import Refused
+    from services.ingest.keys.service import revoke_key
+    from shared.db import session_scope
+
+    try:
+        with session_scope() as session:
+            key = revoke_key(session=session, key_id=args.id)
+    except Refused as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(f"revoked {key.role} key {key.name!r} (id {key.id}); it is refused from its next request on")
+    return 0
+
+
 def cmd_api(args) -> int:
     import uvicorn
 
@@ -66,7 +96,7 @@ def cmd_api(args) -> int:
 
     settings = get_settings()
     uvicorn.run(
-        "services.ingest.api:create_app",
+        "services.ingest.app:create_app",
         factory=True,
         host=args.host or settings.host,
         port=args.port or settings.port,
@@ -151,6 +181,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", required=True, help="editor or admin")
     create.add_argument("--name", required=True)
     create.set_defaults(fn=cmd_keys_create)
+    keys.add_parser("list", help="list API keys: name, role, created, last used, revoked").set_defaults(
+        fn=cmd_keys_list
+    )
+    revoke = keys.add_parser("revoke", help="revoke an API key by its id (see `keys list`)")
+    revoke.add_argument("id")
+    revoke.set_defaults(fn=cmd_keys_revoke)
 
     api = sub.add_parser("api", help="serve the ingest HTTP API")
     api.add_argument("--host")
@@ -181,11 +217,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Refusals and unreachable dependencies end in one line on stderr and
+    exit code 1 or 2, never a traceback."""
     args = build_parser().parse_args(argv)
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
+
     from shared.config import get_settings
 
-    _logging(get_settings().log_level)
-    return args.fn(args) or 0
+    try:
+        _logging(get_settings().log_level)
+        return args.fn(args) or 0
+    except ValidationError as exc:
+        print(f"error: invalid NEWSWIRE_* settings: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        print(f"error: database: {reason} (is it reachable, and migrated with `newswire migrate`?)",
+              file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

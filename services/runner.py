@@ -17,7 +17,7 @@ from pathlib import Path
 
 import httpx
 
-from services.ingest.keys import create_key, find_key
+from services.ingest.keys.service import create_key, find_key
 from services.ingest.seeds import DEFAULT_SEEDS_DIR, SeedReport, load_stories, load_subscribers
 from shared.config import get_settings
 from shared.db import migrate, session_scope

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     #: A version that has not moved on this long after its last event was sent is queued again
     #: (its message was lost, or its worker was killed). Keep it above the task time limit.
     stuck_after_seconds: float = 150.0
+    #: A version re-queued this many times is marked failed (an editor can retry it).
+    max_requeues: int = 6
     #: Time one tagger may take on one story; past it the story goes on without that tagger's tags.
     tagger_budget_seconds: float = 10.0
     log_level: str = "INFO"
@@ -56,7 +58,7 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
-    def _refuse_unsafe_production(self) -> "Settings":
+    def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
             if not self.database_url or self.database_url.startswith("sqlite"):
                 raise ValueError("NEWSWIRE_ENV=production needs NEWSWIRE_DATABASE_URL pointing at PostgreSQL")

@@ -28,7 +28,9 @@ READ_ONLY = "newswire_read_only"
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "infra" / "migrations"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
+    """``foreign_keys=False`` is for migrations only: SQLite cannot copy a table that others
+    reference (Alembic's batch mode) while it enforces foreign keys."""
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
@@ -38,7 +40,7 @@ def make_engine(url: str) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
-            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 

@@ -12,12 +12,13 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from sqlalchemy import exists, func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
+from shared import queue
 from shared.db import session_scope
-from shared.models import OutboxEvent, StoryVersion, VersionState
-from shared.queue import get_celery, priority_for_urgency
+from shared.models import OutboxEvent, VersionState
+from shared.queue import priority_for_urgency
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ SWEEP_GRACE = timedelta(seconds=2)
 
 
 def record(session: Session, kind: str, version_id: int, urgency: int) -> OutboxEvent:
+    """Add an event to the caller's transaction; ``urgency`` sets its queue priority."""
     if kind not in TASK_FOR_EVENT:
         raise ValueError(f"unknown event kind {kind!r}")
     event = OutboxEvent(kind=kind, version_id=version_id, priority=priority_for_urgency(urgency))
@@ -71,7 +73,7 @@ def relay(event_ids: Iterable[int]) -> int:
                 if not _claim(session, event_id):
                     continue
                 event = session.get(OutboxEvent, event_id)
-            get_celery().send_task(TASK_FOR_EVENT[event.kind], args=[event.version_id], priority=event.priority)
+            queue.send(TASK_FOR_EVENT[event.kind], event.version_id, event.priority)
             with session_scope() as session:
                 session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
             sent += 1
@@ -92,32 +94,3 @@ def relay_unsent(limit: int = 500) -> int:
             .limit(limit)
         ).all()
     return relay(ids)
-
-
-#: A version re-queued this many times is left alone (and logged): its task keeps failing.
-MAX_EVENTS_PER_VERSION = 6
-
-
-def requeue_stuck(stuck_after: timedelta, limit: int = 200) -> list[int]:
-    """Scheduler sweep: a version still waiting in a state whose latest event was sent longer
-    than ``stuck_after`` ago lost its message (Redis restart, worker killed mid-task). Write a
-    fresh event for it; the task is idempotent, so a late original does no harm."""
-    cutoff = utcnow() - stuck_after
-    recent = exists().where(
-        OutboxEvent.version_id == StoryVersion.id,
-        or_(OutboxEvent.sent_at.is_(None), OutboxEvent.sent_at > cutoff),
-    )
-    tries = (
-        select(func.count(OutboxEvent.id)).where(OutboxEvent.version_id == StoryVersion.id).scalar_subquery()
-    )
-    with session_scope() as session:
-        stuck = session.exec(
-            select(StoryVersion.id, StoryVersion.state, StoryVersion.urgency)
-            .where(StoryVersion.state.in_(list(EVENT_FOR_STATE)), ~recent, tries < MAX_EVENTS_PER_VERSION)
-            .limit(limit)
-        ).all()
-        new = [record(session, EVENT_FOR_STATE[VersionState(state)], vid, urgency) for vid, state, urgency in stuck]
-        session.flush()
-        if new:
-            log.warning("re-queued %d stuck version(s): %s", len(new), [vid for vid, _, _ in stuck])
-        return [event.id for event in new]

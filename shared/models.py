@@ -1,5 +1,8 @@
 """Database tables. State lives here, not in the queue: every task re-reads its row first.
 
+A story's content fields are declared once, in ``StoryContent``: the ``story_version`` table,
+the API's request and response models and the ninjs renderer all derive from it.
+
 Datetimes are timezone-aware UTC (see ``shared.timeutil``).
 """
 
@@ -11,9 +14,13 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
 from shared.timeutil import utcnow
+
+MAX_HEADLINE = 500
+MAX_BODY_CHARS = 500_000
+LANGUAGE_TAG = r"^[a-zA-Z]{2,3}(-[A-Za-z0-9]{2,8})*$"
 
 
 def new_id() -> str:
@@ -30,6 +37,29 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class VersionKind(StrEnum):
+    """Why a version was filed; each kind goes out as its own webhook payload type."""
+
+    original = "original"  # the first version (POST /v1/stories)
+    update = "update"  # new content (PUT /v1/stories/{id})
+    correction = "correction"  # new content with a correction note
+    kill = "kill"  # withdrawn: pubStatus canceled
+    retag = "retag"  # same content, the editors' tag changes
+
+    @property
+    def event_type(self) -> str:
+        return EVENT_TYPES[self]
+
+
+EVENT_TYPES = {
+    VersionKind.original: "story.published",
+    VersionKind.update: "story.updated",
+    VersionKind.correction: "story.corrected",
+    VersionKind.kill: "story.killed",
+    VersionKind.retag: "story.updated",
+}
+
+
 class VersionState(StrEnum):
     """Where a story version is in the pipeline."""
 
@@ -38,6 +68,15 @@ class VersionState(StrEnum):
     embargoed = "embargoed"  # rendered later, when the embargo lifts
     releasing = "releasing"  # embargo lifted, publish event queued
     published = "published"  # rendered, deliveries created
+    failed = "failed"  # could not be published (see ``error``); an editor may retry it
+    superseded = "superseded"  # replaced by a newer version before it was released
+    withdrawn = "withdrawn"  # the story was killed before this version went out
+
+
+#: States a version never leaves by itself.
+FINISHED_STATES = (VersionState.published, VersionState.failed, VersionState.superseded, VersionState.withdrawn)
+#: States of a version still on its way through the pipeline.
+IN_PIPELINE_STATES = (VersionState.stored, VersionState.enriched, VersionState.embargoed, VersionState.releasing)
 
 
 class PubStatus(StrEnum):
@@ -50,6 +89,7 @@ class DeliveryState(StrEnum):
     pending = "pending"
     delivered = "delivered"
     failed = "failed"
+    withdrawn = "withdrawn"  # the story was killed before this delivery went out
 
 
 class ApiKey(SQLModel, table=True):
@@ -61,46 +101,99 @@ class ApiKey(SQLModel, table=True):
     key_hash: str = Field(unique=True, index=True)
     prefix: str
     created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
     revoked_at: datetime | None = None
 
 
 class Story(SQLModel, table=True):
     __tablename__ = "story"
+    __table_args__ = (Index("ix_story_created", "created_at", "id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True)
     current_version: int = 1
-    idempotency_key: str | None = Field(default=None, unique=True)
-    request_hash: str | None = None
     #: The editors' tag additions and removals ({"add": [...], "remove": [...]}); they apply
     #: to every version and no tagger run overwrites them.
     manual_tags: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     created_at: datetime = Field(default_factory=utcnow)
+    killed_at: datetime | None = None
 
 
-class StoryVersion(SQLModel, table=True):
+def _text(max_length: int, description: str | None = None, **kwargs: Any) -> Any:
+    """A text content field: its length is checked on input; the column is plain text."""
+    return Field(default=None, max_length=max_length, description=description, sa_type=AutoString, **kwargs)
+
+
+class StoryContent(SQLModel):
+    """What an editor files: the content of one story version."""
+
+    headline: str = Field(min_length=1, max_length=MAX_HEADLINE, sa_type=AutoString)
+    body_text: str | None = _text(MAX_BODY_CHARS, "Plain text body (this or body_html)")
+    body_html: str | None = _text(MAX_BODY_CHARS, "HTML body; unsafe markup is removed")
+    byline: str | None = _text(300)
+    located: str | None = _text(200, "Dateline place, e.g. 'ASTANA'")
+    slugline: str | None = _text(200)
+    language: str | None = _text(
+        35, "BCP 47 language tag; detected when absent", schema_extra={"pattern": LANGUAGE_TAG}
+    )
+    urgency: int = Field(default=5, ge=1, le=9, description="1 = flash ... 9 = lowest")
+    embargoed_until: datetime | None = Field(
+        default=None, description="ISO 8601 with a timezone; the story is held until then"
+    )
+
+    def content(self) -> dict[str, Any]:
+        """The content fields alone, to copy into another version or a renderer's input."""
+        return {name: getattr(self, name) for name in StoryContent.model_fields}
+
+
+class StoryVersion(StoryContent, table=True):
     __tablename__ = "story_version"
     __table_args__ = (UniqueConstraint("story_id", "version"), Index("ix_story_version_state", "state"))
 
     id: int | None = Field(default=None, primary_key=True)
     story_id: str = Field(foreign_key="story.id", index=True)
     version: int
-    headline: str
-    body_text: str | None = None
-    body_html: str | None = None
-    byline: str | None = None
-    located: str | None = None
-    slugline: str | None = None
-    language: str | None = None
-    urgency: int = 5
-    embargoed_until: datetime | None = None
+    kind: str = VersionKind.original
+    #: The correction note or kill reason (ninjs ``edNote``).
+    note: str | None = None
+    #: Name of the API key that filed the version (never the key itself).
+    filed_by: str | None = None
     pubstatus: str = PubStatus.usable
     state: str = VersionState.stored
     tags: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     ninjs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: Why the version could not be published (state ``failed``).
+    error: str | None = None
+    #: Times the scheduler re-queued it because its message was lost; reset by a retry.
+    requeues: int = 0
     received_at: datetime
     stored_at: datetime
     enriched_at: datetime | None = None
     published_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+class IdempotencyRecord(SQLModel, table=True):
+    """An ``Idempotency-Key`` seen before: the request it came with and the version it made."""
+
+    __tablename__ = "idempotency_record"
+
+    key: str = Field(primary_key=True, max_length=200)
+    request_hash: str
+    story_id: str = Field(foreign_key="story.id")
+    version: int
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class StoryTag(SQLModel, table=True):
+    """The story's place codes and Media Topic qcodes (with every broader topic), from its
+    newest tagged version and the editors' changes: what the story list filters on."""
+
+    __tablename__ = "story_tag"
+    __table_args__ = (Index("ix_story_tag_code", "kind", "code", "story_id"),)
+
+    story_id: str = Field(foreign_key="story.id", primary_key=True)
+    kind: str = Field(primary_key=True)  # "place" | "subject"
+    code: str = Field(primary_key=True)
 
 
 class OutboxEvent(SQLModel, table=True):

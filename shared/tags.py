@@ -1,37 +1,207 @@
-"""Editors stay in charge of tags: their additions and removals live on the story (so they
-carry over to every later version) and are merged over the automatic tags, which a re-run
-of the taggers may replace but never the editor's choices."""
+"""Tags, typed: what enrichment writes on a version, what editors change on a story, and how
+the two are merged. Editors stay in charge: their additions and removals live on the story
+(so they carry over to every later version) and are merged over the automatic tags, which a
+re-run of the taggers may replace but never the editors' choices.
+
+Versions store tags as JSON; ``StoryTags.from_stored`` reads them back (fields added later
+get their defaults, so older rows stay readable).
+"""
 
 from __future__ import annotations
 
-import copy
-from typing import Any
+from typing import Any, Literal
 
-#: Tag type -> the list it lives in, in a version's tags.
-LISTS = {"place": "places", "person": "people", "organisation": "organisations", "subject": "subjects",
-         "keyword": "keywords"}
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["auto", "editor"]
 
 
-def tag_key(tag: dict) -> tuple[str, str]:
+class Tag(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class EntityTag(Tag):
+    """One mention found in the text, with its character offsets."""
+
+    type: Literal["PER", "ORG", "LOC", "MISC"]
+    text: str
+    name: str = Field(description="canonical name (a surname alone resolves to the full name)")
+    start: int
+    end: int
+    confidence: float = Field(ge=0, le=1)
+    source: str = Field(description="which pass found it: model, rule, gazetteer, dateline")
+    code: str | None = Field(default=None, description="ISO 3166-1 alpha-2 country code of a place")
+
+
+class PlaceTag(Tag):
+    type: Literal["place"] = "place"
+    name: str
+    kind: str | None = Field(default=None, description="country, capital, city, region")
+    code: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the place's country")
+    geonames_id: int | None = None
+    uri: str | None = Field(default=None, description="GeoNames URI")
+    rel: str = Field(default="mentioned", description="mentioned, dateline or subject (from a demonym)")
+    mentions: int = 0
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    source: Source = "auto"
+
+
+class NamedTag(Tag):
+    """A person or an organisation."""
+
+    type: Literal["person", "organisation"]
+    name: str
+    uri: str | None = None
+    mentions: int = 0
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    source: Source = "auto"
+
+
+class SubjectTag(Tag):
+    """An IPTC Media Topic."""
+
+    type: Literal["subject"] = "subject"
+    name: str
+    uri: str
+    qcode: str
+    relevance: int | None = Field(default=None, ge=0, le=100)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    matched: list[str] = Field(default_factory=list, description="the cue phrases that gave the topic")
+    broader: list[str] = Field(default_factory=list, description="qcodes of the broader topics, nearest first")
+    source: Source = "auto"
+
+
+class KeywordTag(Tag):
+    type: Literal["keyword"] = "keyword"
+    name: str
+    mentions: int = 0
+    confidence: float = Field(default=1.0, ge=0, le=1)
+    source: Source = "auto"
+
+
+class LocatedTag(Tag):
+    """Where the story was filed from: the editor's ``located``, else the text's dateline."""
+
+    name: str
+    source: str
+    code: str | None = None
+    geonames_id: int | None = None
+    uri: str | None = None
+
+
+class LanguageTag(Tag):
+    code: str | None
+    confidence: float = 0.0
+    source: str = "detected"
+
+
+class Counts(Tag):
+    words: int
+    characters: int
+
+
+class TaggerFailure(Tag):
+    tagger: str
+    error: str
+
+
+class StoryTags(Tag):
+    """Everything enrichment says about one version (with the editors' changes, once merged)."""
+
+    tagger_version: str | None = None
+    entities: list[EntityTag] = Field(default_factory=list)
+    places: list[PlaceTag] = Field(default_factory=list)
+    people: list[NamedTag] = Field(default_factory=list)
+    organisations: list[NamedTag] = Field(default_factory=list)
+    subjects: list[SubjectTag] = Field(default_factory=list)
+    keywords: list[KeywordTag] = Field(default_factory=list)
+    located: LocatedTag | None = None
+    language: LanguageTag | None = None
+    counts: Counts | None = None
+    failures: list[TaggerFailure] = Field(default_factory=list)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, Any] | None) -> StoryTags | None:
+        return None if raw is None else cls.model_validate(raw)
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+TagType = Literal["place", "person", "organisation", "subject", "keyword"]
+
+
+class EditorTag(Tag):
+    """A tag an editor added or removed, normalised (a subject carries its topic's uri, qcode,
+    name and broader topics; a place may carry an ISO 3166-1 alpha-2 ``code``)."""
+
+    type: TagType
+    name: str | None = None
+    code: str | None = None
+    uri: str | None = None
+    qcode: str | None = None
+    broader: list[str] = Field(default_factory=list)
+
+    def key(self) -> tuple[str, str]:
+        return tag_key(self.type, self.uri if self.type == "subject" else self.name)
+
+
+class EditorTagChanges(Tag):
+    """The editors' additions and removals for a story (a PUT replaces the whole set)."""
+
+    add: list[EditorTag] = Field(default_factory=list)
+    remove: list[EditorTag] = Field(default_factory=list)
+
+    @classmethod
+    def from_stored(cls, raw: dict[str, Any] | None) -> EditorTagChanges | None:
+        return None if raw is None else cls.model_validate(raw)
+
+    def stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+#: Tag type -> the list of StoryTags it lives in, and the model of its items.
+LISTS: dict[str, tuple[str, type[Tag]]] = {
+    "place": ("places", PlaceTag),
+    "person": ("people", NamedTag),
+    "organisation": ("organisations", NamedTag),
+    "subject": ("subjects", SubjectTag),
+    "keyword": ("keywords", KeywordTag),
+}
+
+
+def tag_key(tag_type: str, identity: str | None) -> tuple[str, str]:
     """What makes two tags the same tag: a subject by URI, anything else by name."""
-    if tag["type"] == "subject":
-        return ("subject", tag["uri"])
-    return (tag["type"], tag["name"].strip().casefold())
+    return (tag_type, (identity or "").strip().casefold() if tag_type != "subject" else identity or "")
 
 
-def effective_tags(auto: dict[str, Any] | None, manual: dict[str, Any] | None) -> dict[str, Any]:
-    """The automatic tags with the editor's removals taken out and additions put in."""
-    tags = copy.deepcopy(auto or {})
-    manual = manual or {}
-    removed = {tag_key(t) for t in manual.get("remove", [])}
-    added = manual.get("add", [])
-    added_keys = {tag_key(t) for t in added}
-    for tag_type, list_name in LISTS.items():
-        kept = [
-            {**t, "source": t.get("source", "auto")}
-            for t in tags.get(list_name, [])
-            if tag_key({**t, "type": tag_type}) not in removed | added_keys
-        ]
-        kept += [{**t, "source": "editor", "confidence": 1.0} for t in added if t["type"] == tag_type]
-        tags[list_name] = kept
-    return tags
+def _key_of(tag_type: str, tag: Tag) -> tuple[str, str]:
+    return tag_key(tag_type, getattr(tag, "uri", None) if tag_type == "subject" else getattr(tag, "name", None))
+
+
+def _as_tag(edit: EditorTag) -> dict[str, Any]:
+    fields = edit.model_dump(exclude_none=True, exclude={"broader"} if edit.type != "subject" else set())
+    return {**fields, "source": "editor", "confidence": 1.0}
+
+
+def effective_tags(auto: StoryTags | None, manual: EditorTagChanges | None) -> StoryTags:
+    """The automatic tags with the editors' removals taken out and additions put in."""
+    merged = (auto or StoryTags()).model_copy(deep=True)
+    manual = manual or EditorTagChanges()
+    removed = {t.key() for t in manual.remove}
+    added = {t.key() for t in manual.add}
+    for tag_type, (list_name, model) in LISTS.items():
+        kept = [t for t in getattr(merged, list_name) if _key_of(tag_type, t) not in removed | added]
+        kept += [model.model_validate(_as_tag(t)) for t in manual.add if t.type == tag_type]
+        setattr(merged, list_name, kept)
+    return merged
+
+
+def index_codes(tags: StoryTags) -> set[tuple[str, str]]:
+    """(kind, code) pairs a story list filters on: place country codes, and each subject's
+    qcode with all its broader topics (so a filter on a topic finds its narrower ones)."""
+    codes = {("place", p.code) for p in tags.places if p.code}
+    for subject in tags.subjects:
+        codes.update(("subject", q) for q in (subject.qcode, *subject.broader) if q)
+    return codes

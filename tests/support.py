@@ -18,6 +18,7 @@ from typing import TypeVar
 import httpx
 import psycopg
 import sqlalchemy as sa
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from shared.embedded_redis import EmbeddedRedis, free_port
 
@@ -72,7 +73,7 @@ class PostgresDatabase:
 class Receiver:
     """The reference receiver (``newswire receiver``) in its own process."""
 
-    def __init__(self, stack: "Stack", secret: str, port: int):
+    def __init__(self, stack: Stack, secret: str, port: int):
         self.port = port
         self.out = stack.data_dir / f"received-{self.port}.jsonl"
         self.log = (stack.data_dir / f"receiver-{self.port}.log").open("w")
@@ -125,22 +126,29 @@ class Stack:
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
             "NEWSWIRE_DELIVERY_LEASE_SECONDS": "4",
+            "NEWSWIRE_MAX_REQUEUES": "2",
             "NEWSWIRE_PORT": str(self.api_port),
             **(extra_env or {}),
         }
         self.engine = None
 
-    def start(self) -> "Stack":
+    SERVICES = {
+        "api": ["api"],
+        "enrichment": ["worker", "enrichment", "--concurrency", "1"],
+        "publish": ["worker", "publish", "--concurrency", "1"],
+        "delivery": ["worker", "delivery", "--concurrency", "4"],
+        "beat": ["beat"],
+    }
+    ALL = tuple(SERVICES)
+
+    def start(self, services: tuple[str, ...] = ALL) -> Stack:
         self.env["NEWSWIRE_REDIS_URL"] = self.redis.start()
         done = newswire(["migrate"], self.env)
         assert done.returncode == 0, done.stderr
         self.editor_key = self.create_key("editor")
         self.admin_key = self.create_key("admin")
-        self._spawn("api", ["api"])
-        self._spawn("enrichment", ["worker", "enrichment", "--concurrency", "1"])
-        self._spawn("publish", ["worker", "publish", "--concurrency", "1"])
-        self._spawn("delivery", ["worker", "delivery", "--concurrency", "4"])
-        self._spawn("beat", ["beat"])
+        for name in services:
+            self._spawn(name, self.SERVICES[name])
         self.engine = sa.create_engine(self.database_url.replace("postgresql://", "postgresql+psycopg://", 1))
         wait_for(self._ready, timeout=60, what="the API /readyz")
         return self
@@ -240,3 +248,37 @@ class LocalEndpoint:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class ScriptedEndpoint(LocalEndpoint):
+    """A webhook endpoint that answers from a script: one (status, headers) per request, then
+    200. Every request is verified with ``standardwebhooks`` and kept in ``requests``."""
+
+    def __init__(self, script: list[tuple[int, dict]]):
+        self.script = list(script)
+        self.requests: list[dict] = []
+        self.secret: str | None = None
+        self.subscriber_id: str | None = None
+        super().__init__(self.respond)
+
+    def respond(self, body: bytes, headers: dict) -> tuple[int, dict]:
+        try:
+            event = Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
+            self.requests.append({"headers": headers, "event": None, "status": 401, "verified": False})
+            return 401, {}
+        status, extra = self.script.pop(0) if self.script else (200, {})
+        self.requests.append({"headers": headers, "event": event, "status": status, "verified": True})
+        return status, extra
+
+    def register(self, stack: Stack) -> ScriptedEndpoint:
+        """Make it a subscriber of the stack."""
+        with stack.client(stack.admin_key) as admin:
+            answer = admin.post("/v1/subscribers", json={"name": f"scripted-{self.port}", "url": self.url})
+        assert answer.status_code == 201, answer.text
+        self.secret, self.subscriber_id = answer.json()["secret"], answer.json()["id"]
+        return self
+
+    def accepted(self) -> list[dict]:
+        """Events it answered 2xx to."""
+        return [r["event"] for r in self.requests if 200 <= r["status"] < 300]

@@ -13,7 +13,7 @@ target_metadata = SQLModel.metadata
 
 def run_migrations_online() -> None:
     url = config.attributes.get("sqlalchemy_url") or get_settings().sqlalchemy_url
-    engine = make_engine(url)
+    engine = make_engine(url, foreign_keys=False)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

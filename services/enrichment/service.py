@@ -8,14 +8,27 @@ import logging
 from sqlalchemy import update
 
 from services.enrichment.taggers import TAGGER_VERSION, tag_story
-from shared import events
+from shared import events, tag_index
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
+from shared.tags import StoryTags, TaggerFailure
 from shared.text import html_to_text
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def tags_for(*, headline: str, body: str, located: str | None, language: str | None) -> StoryTags:
+    """The taggers' output, typed. Never raises: a failure is recorded in the tags, and the
+    story goes on without them (enrichment never blocks the wire)."""
+    try:
+        raw = tag_story(headline=headline, body=body, located=located, language=language,
+                        budget_seconds=get_settings().tagger_budget_seconds)
+        return StoryTags.model_validate(raw)
+    except Exception as exc:
+        log.exception("tagging failed")
+        return StoryTags(tagger_version=TAGGER_VERSION, failures=[TaggerFailure(tagger="all", error=repr(exc))])
 
 
 def enrich_version(version_id: int) -> list[int]:
@@ -25,23 +38,20 @@ def enrich_version(version_id: int) -> list[int]:
         if version is None or version.state != VersionState.stored:
             return []
         headline, located, language, urgency = version.headline, version.located, version.language, version.urgency
+        story_id = version.story_id
         body = version.body_text or html_to_text(version.body_html or "")
 
-    try:
-        tags = tag_story(headline=headline, body=body, located=located, language=language,
-                         budget_seconds=get_settings().tagger_budget_seconds)
-    except Exception as exc:  # never block the wire: publish with no tags, say why
-        log.exception("tagging version %s failed", version_id)
-        tags = {"tagger_version": TAGGER_VERSION, "failures": [{"tagger": "all", "error": repr(exc)}]}
+    tags = tags_for(headline=headline, body=body, located=located, language=language)
 
     with session_scope() as session:
         result = session.exec(
             update(StoryVersion)
             .where(StoryVersion.id == version_id, StoryVersion.state == VersionState.stored)
-            .values(tags=tags, state=VersionState.enriched, enriched_at=utcnow())
+            .values(tags=tags.stored(), state=VersionState.enriched, enriched_at=utcnow())
         )
         if result.rowcount != 1:
             return []
+        tag_index.reindex(session, story_id)
         event = events.record(session, "version.enriched", version_id, urgency)
         session.flush()
         return [event.id]

@@ -8,7 +8,10 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from services.ingest import schemas, service
+from services.ingest.exceptions import Conflict
+from services.ingest.stories import schemas
+from services.ingest.stories import service as stories
+from services.ingest.subscribers import service as subscribers
 from shared import events
 from shared.config import Settings
 from shared.db import session_scope
@@ -33,7 +36,9 @@ def load_subscribers(settings: Settings, seeds_dir: Path, report: SeedReport) ->
         with session_scope() as session:
             existing = session.exec(select(Subscriber).where(Subscriber.name == spec["name"])).first()
             if existing is None:
-                existing = service.create_subscriber(session=session, settings=settings, name=spec["name"], url=url)
+                existing = subscribers.create_subscriber(
+                    session=session, settings=settings, name=spec["name"], url=url
+                )
                 report.created.append(f"subscriber {spec['name']}")
             report.subscribers[spec["name"]] = existing
 
@@ -41,13 +46,17 @@ def load_subscribers(settings: Settings, seeds_dir: Path, report: SeedReport) ->
 def load_stories(seeds_dir: Path, report: SeedReport) -> None:
     for path in sorted((seeds_dir / "stories").glob("*.json")):
         payload = schemas.StoryCreate.model_validate_json(path.read_text())
-        with session_scope() as session:
-            story, _version, event_ids, created = service.create_story(
-                session=session, payload=payload, idempotency_key=f"seed:{path.name}"
-            )
-        events.relay(event_ids)
-        report.stories[path.name] = story.id
-        if created:
+        try:
+            with session_scope() as session:
+                filed = stories.create_story(
+                    session=session, payload=payload, filed_by="seeds", idempotency_key=f"seed:{path.name}"
+                )
+        except Conflict:
+            report.created.append(f"story {path.name} changed since it was loaded; the stored one stands")
+            continue
+        events.relay(filed.event_ids)
+        report.stories[path.name] = filed.story.id
+        if filed.created:
             report.created.append(f"story {path.name}")
 
 

@@ -1,9 +1,11 @@
 """Publish a story version and deliver it: plain functions the tasks and the scheduler call.
 
 * ``render_version`` renders ninjs, marks the version published and creates one delivery
-  per (active subscriber, version) in one transaction; a version under embargo is parked.
+  per subscriber in its audience, in one transaction; a version under embargo is parked, one
+  whose earlier version is still on its way waits for it, one that cannot be rendered fails.
 * ``send_delivery`` claims one delivery with a lease, keeps versions in order per story and
-  subscriber, signs and POSTs it, records the attempt and schedules any retry.
+  subscriber, holds deliveries to disabled subscribers, withdraws those of killed stories,
+  signs and POSTs, records the attempt and schedules any retry.
 * ``release_due_embargoes`` and ``due_delivery_ids`` are the scheduler's sweeps.
 """
 
@@ -11,18 +13,20 @@ from __future__ import annotations
 
 import logging
 import random
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
 
 import httpx
 from sqlalchemy import or_, update
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from services.publish.channels import webhook
 from services.publish.formats import ninjs
-from shared import events
+from shared import events, lifecycle, queue
 from shared.config import get_settings
 from shared.db import session_scope
+from shared.lifecycle import READY_STATES
 from shared.models import (
     Delivery,
     DeliveryAttempt,
@@ -31,92 +35,140 @@ from shared.models import (
     Story,
     StoryVersion,
     Subscriber,
+    VersionKind,
     VersionState,
 )
 from shared.netguard import TargetRefused, check_url
-from shared.queue import get_celery, priority_for_urgency
-from shared.tags import effective_tags
+from shared.queue import priority_for_urgency
+from shared.tags import EditorTagChanges, StoryTags, effective_tags
 from shared.timeutil import isoformat, utcnow
 
 log = logging.getLogger(__name__)
 
-PUBLISHABLE = (VersionState.enriched, VersionState.releasing)
 #: A queued send task is trusted to arrive this long before the sweep queues another.
 QUEUE_LEASE = timedelta(seconds=60)
 #: A later version waits this long for the earlier one to the same subscriber to land.
 ORDER_WAIT = timedelta(seconds=1)
 
 
-def render_version(version_id: int) -> list[tuple[str, int]]:
-    """Publish the version if it is ready; returns (id, priority) of the deliveries created."""
-    now = utcnow()
+@dataclass
+class Rendered:
+    """What a render leaves to do after commit: deliveries to queue, outbox events to relay."""
+
+    deliveries: list[tuple[str, int]] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+
+
+def render_version(version_id: int) -> Rendered:
+    """Publish the version if it is ready and no earlier version of its story is still on its
+    way; park it while its embargo holds; fail it if it cannot be rendered."""
     with session_scope() as session:
         version = session.get(StoryVersion, version_id)
-        if version is None or version.state not in PUBLISHABLE:
-            return []
-        if version.embargoed_until and version.embargoed_until > now:
-            session.exec(
-                update(StoryVersion)
-                .where(StoryVersion.id == version_id, StoryVersion.state.in_(PUBLISHABLE))
-                .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld)
-            )
-            return []
-        # Locks the story (PostgreSQL) so that an editor's tag change either lands before this
-        # render or, seeing it published, goes out as the next version.
+        if version is None:
+            return Rendered()
+        # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then re-read the
+        # version: an editor's kill, update or tag change lands wholly before or after this.
         story = session.get(Story, version.story_id, with_for_update=True)
-        pubstatus = PubStatus.usable if version.pubstatus == PubStatus.withheld else version.pubstatus
-        item = ninjs.render(
-            ninjs.StoryDocument(
-                story_id=version.story_id,
-                version=version.version,
-                headline=version.headline,
-                body_text=version.body_text,
-                body_html=version.body_html,
-                byline=version.byline,
-                located=version.located,
-                slugline=version.slugline,
-                language=version.language,
-                urgency=version.urgency,
-                pubstatus=pubstatus,
-                embargoed_until=version.embargoed_until,
-                first_created=story.created_at,
-                version_created=version.stored_at,
-                tags=effective_tags(version.tags, story.manual_tags),
+        session.refresh(version)
+        if version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
+            return Rendered()
+        if version.embargoed_until and version.embargoed_until > utcnow():
+            _park(session, version)
+            return Rendered()
+        return _publish(session, story, version)
+
+
+def _park(session: Session, version: StoryVersion) -> None:
+    session.exec(
+        update(StoryVersion)
+        .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
+        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld)
+    )
+
+
+def _envelope(story: Story, version: StoryVersion, pubstatus: str) -> ninjs.Envelope:
+    tags = effective_tags(StoryTags.from_stored(version.tags), EditorTagChanges.from_stored(story.manual_tags))
+    return ninjs.Envelope(
+        story_id=story.id,
+        version=version.version,
+        pubstatus=pubstatus,
+        first_created=story.created_at,
+        version_created=version.stored_at,
+        tags=tags,
+        ed_note=version.note,
+    )
+
+
+def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
+    now = utcnow()
+    pubstatus = PubStatus.usable if version.pubstatus == PubStatus.withheld else version.pubstatus
+    try:
+        item = ninjs.render(version, _envelope(story, version, pubstatus))
+    except ninjs.InvalidNinjs as exc:
+        return Rendered(event_ids=lifecycle.fail(session, version, f"invalid ninjs: {exc}"))
+    result = session.exec(
+        update(StoryVersion)
+        .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
+        .values(state=VersionState.published, ninjs=item, published_at=now, pubstatus=pubstatus)
+    )
+    if result.rowcount != 1:
+        return Rendered()
+    kind = VersionKind(version.kind)
+    priority = priority_for_urgency(1 if kind == VersionKind.kill else version.urgency)
+    deliveries = [
+        Delivery(
+            subscriber_id=subscriber_id,
+            version_id=version.id,
+            story_id=version.story_id,
+            version=version.version,
+            priority=priority,
+            next_attempt_at=now,
+            queued_until=now + QUEUE_LEASE,  # the publish task queues them right away
+        )
+        for subscriber_id in sorted(audience(session, version))
+    ]
+    session.add_all(deliveries)
+    session.flush()
+    return Rendered([(d.id, d.priority) for d in deliveries], lifecycle.wake_next(session, version.story_id))
+
+
+def audience(session: Session, version: StoryVersion) -> set[str]:
+    """Who gets the version: every active subscriber, except for a kill; and for a kill or a
+    correction, everyone who may hold an earlier version (a disabled one gets it once enabled)."""
+    kind = VersionKind(version.kind)
+    subscribers: set[str] = set()
+    if kind != VersionKind.kill:
+        subscribers.update(session.exec(select(Subscriber.id).where(Subscriber.active.is_(True))).all())
+    if kind in (VersionKind.kill, VersionKind.correction):
+        subscribers.update(earlier_recipients(session, version))
+    return subscribers
+
+
+def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
+    """Subscribers that may hold an earlier version of the story: it was delivered, or at least
+    one attempt was made (a timed-out POST may still have landed), or one is in flight."""
+    now = utcnow()
+    rows = session.exec(
+        select(Delivery.subscriber_id)
+        .where(Delivery.story_id == version.story_id, Delivery.version < version.version)
+        .where(
+            or_(
+                Delivery.state == DeliveryState.delivered,
+                Delivery.attempts > 0,
+                Delivery.lease_until > now,
             )
         )
-        result = session.exec(
-            update(StoryVersion)
-            .where(StoryVersion.id == version_id, StoryVersion.state == version.state)
-            .values(state=VersionState.published, ninjs=item, published_at=now, pubstatus=pubstatus)
-        )
-        if result.rowcount != 1:
-            session.rollback()
-            return []
-        subscribers = session.exec(select(Subscriber).where(Subscriber.active.is_(True))).all()
-        deliveries = [
-            Delivery(
-                subscriber_id=sub.id,
-                version_id=version_id,
-                story_id=version.story_id,
-                version=version.version,
-                priority=priority_for_urgency(version.urgency),
-                next_attempt_at=now,
-                queued_until=now + QUEUE_LEASE,  # the publish task queues them right away
-            )
-            for sub in subscribers
-        ]
-        session.add_all(deliveries)
-        session.flush()
-        return [(d.id, d.priority) for d in deliveries]
+        .distinct()
+    ).all()
+    return set(rows)
 
 
 def dispatch(deliveries: list[tuple[str, int]]) -> None:
     """Queue send tasks for (delivery id, priority) pairs; one lost here is picked up by the
     scheduler's sweep."""
-    celery = get_celery()
     for delivery_id, priority in deliveries:
         try:
-            celery.send_task("delivery.send", args=[delivery_id], priority=priority)
+            queue.send("delivery.send", delivery_id, priority)
         except Exception:
             log.warning("delivery %s not queued; the sweep will retry", delivery_id, exc_info=True)
 
@@ -158,6 +210,17 @@ def _claim(session, delivery_id: str) -> datetime | None:
     return lease if result.rowcount == 1 else None
 
 
+@dataclass
+class Outgoing:
+    """One signed POST to make, read out of the database before the network call."""
+
+    url: str
+    secret: str
+    message_id: str
+    attempt_no: int
+    body: bytes
+
+
 def send_delivery(delivery_id: str) -> str:
     """One delivery attempt. Returns what happened (for logs and tests)."""
     settings = get_settings()
@@ -166,38 +229,72 @@ def send_delivery(delivery_id: str) -> str:
         if lease is None:
             return "skipped"
         delivery = session.get(Delivery, delivery_id)
-        subscriber = session.get(Subscriber, delivery.subscriber_id)
-        earlier = session.exec(
-            select(Delivery.next_attempt_at).where(
-                Delivery.subscriber_id == delivery.subscriber_id,
-                Delivery.story_id == delivery.story_id,
-                Delivery.version < delivery.version,
-                Delivery.state == DeliveryState.pending,
-            ).order_by(Delivery.next_attempt_at.desc())
-        ).first()
-        if earlier is not None:
-            # Versions reach a subscriber in order: wait until the earlier one's next try.
-            delivery.lease_until = None
-            delivery.next_attempt_at = max(earlier, utcnow()) + ORDER_WAIT
-            return "waiting-for-earlier-version"
-        if not subscriber.active:
-            delivery.state, delivery.lease_until = DeliveryState.failed, None
-            delivery.last_error = f"subscriber disabled: {subscriber.disabled_reason}"
-            return "subscriber-disabled"
-        version = session.get(StoryVersion, delivery.version_id)
-        event_type = "story.published" if version.version == 1 else "story.updated"
-        body = webhook.event_body(event_type, isoformat(version.published_at), version.ninjs)
-        url, secret, attempt_no = subscriber.url, subscriber.secret, delivery.attempts + 1
-        message_id = delivery.message_id
+        held = _hold_back(session, delivery)
+        if held:
+            return held
+        outgoing = _outgoing(session, delivery)
 
     started = utcnow()
     try:
-        target = check_url(url, settings.webhook_allowed_networks)
-        result = webhook.send(http_client(target.hostname), target, body,
-                              webhook.signed_headers(secret, message_id, body))
+        target = check_url(outgoing.url, settings.webhook_allowed_networks)
+        headers = webhook.signed_headers(outgoing.secret, outgoing.message_id, outgoing.body)
+        result = webhook.send(http_client(target.hostname), target, outgoing.body, headers)
     except TargetRefused as exc:
         result = webhook.SendResult(None, 0.0, str(exc), None, None)
-    return _record(delivery_id, lease, attempt_no, started, result, settings)
+    return _record(delivery_id, lease, outgoing.attempt_no, started, result, settings)
+
+
+def _outgoing(session: Session, delivery: Delivery) -> Outgoing:
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
+    version = session.get(StoryVersion, delivery.version_id)
+    event_type = VersionKind(version.kind).event_type
+    body = webhook.event_body(event_type, isoformat(version.published_at), version.ninjs)
+    return Outgoing(subscriber.url, subscriber.secret, delivery.message_id, delivery.attempts + 1, body)
+
+
+def _hold_back(session: Session, delivery: Delivery) -> str | None:
+    """Why the claimed delivery must not go now (its row already updated), or None.
+
+    * The story was killed and this is not the kill: it is withdrawn, never sent.
+    * The subscriber is disabled: it stays pending, and goes when the subscriber is enabled.
+    * An earlier version of the story is still pending for this subscriber: it waits for it
+      (a kill instead withdraws what it can and waits only for a send in flight).
+    """
+    story = session.get(Story, delivery.story_id)
+    is_kill = VersionKind(session.get(StoryVersion, delivery.version_id).kind) == VersionKind.kill
+    if story.killed_at is not None and not is_kill:
+        _withdraw(session, [delivery.id])
+        return "withdrawn"
+    if not session.get(Subscriber, delivery.subscriber_id).active:
+        delivery.lease_until = None
+        return "held-subscriber-disabled"
+    earlier = session.exec(
+        select(Delivery).where(
+            Delivery.subscriber_id == delivery.subscriber_id,
+            Delivery.story_id == delivery.story_id,
+            Delivery.version < delivery.version,
+            Delivery.state == DeliveryState.pending,
+        )
+    ).all()
+    now = utcnow()
+    if is_kill:
+        _withdraw(session, [d.id for d in earlier if not (d.lease_until and d.lease_until > now)])
+        earlier = [d for d in earlier if d.lease_until and d.lease_until > now]
+    if not earlier:
+        return None
+    # Versions reach a subscriber in order: wait until the earlier one's next try.
+    delivery.lease_until = None
+    delivery.next_attempt_at = max(max(d.next_attempt_at for d in earlier), now) + ORDER_WAIT
+    return "waiting-for-earlier-version"
+
+
+def _withdraw(session: Session, delivery_ids: list[str]) -> None:
+    if delivery_ids:
+        session.exec(
+            update(Delivery)
+            .where(Delivery.id.in_(delivery_ids), Delivery.state == DeliveryState.pending)
+            .values(state=DeliveryState.withdrawn, lease_until=None, last_error="the story was killed")
+        )
 
 
 def _record(delivery_id: str, lease: datetime, attempt_no: int, started: datetime,
@@ -265,13 +362,16 @@ def release_due_embargoes(limit: int = 200) -> list[int]:
 
 
 def due_delivery_ids(limit: int = 500) -> list[tuple[str, int]]:
-    """Scheduler sweep: pending deliveries that are due, that no worker holds and that have no
-    send task on its way; they are marked queued before they are handed back."""
+    """Scheduler sweep: pending deliveries to active subscribers that are due, that no worker
+    holds and that have no send task on its way; they are marked queued before they are handed
+    back. (A disabled subscriber's deliveries wait here until it is enabled.)"""
     now = utcnow()
     with session_scope() as session:
         due = list(
             session.exec(
                 select(Delivery.id, Delivery.priority)
+                .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
+                .where(Subscriber.active.is_(True))
                 .where(Delivery.state == DeliveryState.pending, Delivery.next_attempt_at <= now)
                 .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
                 .where(or_(Delivery.queued_until.is_(None), Delivery.queued_until < now))

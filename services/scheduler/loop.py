@@ -1,6 +1,7 @@
-"""The scheduler's sweeps: unsent outbox events, versions stuck by a lost message, embargoes
-that have lifted, deliveries due for a (re)try. Run exactly one scheduler per deployment (the sweeps are
-idempotent, so a second one wastes work but breaks nothing)."""
+"""The scheduler's sweeps: unsent outbox events, versions stuck by a lost message (failed after
+too many tries), embargoes that have lifted, deliveries due for a (re)try. Run exactly one
+scheduler per deployment (the sweeps are idempotent, so a second one wastes work but breaks
+nothing)."""
 
 from __future__ import annotations
 
@@ -9,15 +10,18 @@ import threading
 from datetime import timedelta
 
 from services.publish import service as publish
-from shared import events
+from shared import events, lifecycle
 from shared.config import get_settings
 
 log = logging.getLogger(__name__)
 
 
 def sweep_once() -> dict[str, int]:
+    settings = get_settings()
     relayed = events.relay_unsent()
-    stuck = events.relay(events.requeue_stuck(timedelta(seconds=get_settings().stuck_after_seconds)))
+    stuck = events.relay(
+        lifecycle.requeue_stuck(timedelta(seconds=settings.stuck_after_seconds), settings.max_requeues)
+    )
     released = events.relay(publish.release_due_embargoes())
     due = publish.due_delivery_ids()
     publish.dispatch(due)

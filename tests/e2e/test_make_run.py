@@ -26,7 +26,7 @@ def test_run_carries_seed_and_posted_stories_then_stops_cleanly(tmp_path):
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
     try:
-        wait_for(lambda: any("Newswire is running." in line for line in lines), timeout=90, what="the banner")
+        wait_for(lambda out=lines: any("Newswire is running." in line for line in out), timeout=90, what="the banner")
         output = "".join(lines)
         editor_key = re.search(r"Editor key\s+(\S+)", output).group(1)
         assert re.search(r"Admin key\s+nw_\S+", output)
@@ -65,9 +65,9 @@ def test_run_twice_keeps_keys_and_does_not_reseed(tmp_path):
         proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True)
         lines: list[str] = []
-        threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+        threading.Thread(target=lambda out=lines, p=proc: out.extend(iter(p.stdout.readline, "")), daemon=True).start()
         try:
-            wait_for(lambda: any("Newswire is running." in line for line in lines), timeout=90, what="the banner")
+            wait_for(lambda out=lines: any("Newswire is running." in line for line in out), timeout=90, what="the banner")
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(60) == 0

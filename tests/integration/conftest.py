@@ -5,25 +5,50 @@ import os
 
 import pytest
 
-from tests.support import PostgresDatabase, Stack
+from tests.support import PostgresDatabase, ScriptedEndpoint, Stack
 
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("NEWSWIRE_TEST_POSTGRES_URL") else [])
 
 
-@pytest.fixture(scope="session", params=BACKENDS)
-def stack(request, tmp_path_factory):
+def running_stack(backend: str, folder, services=Stack.ALL):
     pg = None
     url = None
-    if request.param == "postgres":
+    if backend == "postgres":
         pg = PostgresDatabase(os.environ["NEWSWIRE_TEST_POSTGRES_URL"])
         url = pg.create()
-    running = Stack(tmp_path_factory.mktemp(f"stack-{request.param}"), url)
+    running = Stack(folder, url)
     try:
-        yield running.start()
+        yield running.start(services)
     finally:
         running.stop()
         if pg:
             pg.drop()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def stack(request, tmp_path_factory):
+    yield from running_stack(request.param, tmp_path_factory.mktemp(f"stack-{request.param}"))
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def api_stack(request, tmp_path_factory):
+    """Redis, the database and the API only: no worker takes the stories (for listing tests)."""
+    yield from running_stack(request.param, tmp_path_factory.mktemp(f"api-{request.param}"), services=("api",))
+
+
+@pytest.fixture
+def endpoint_factory(stack):
+    """Scripted webhook endpoints on 127.0.0.1, each registered as a subscriber."""
+    made = []
+
+    def make(script=()):
+        endpoint = ScriptedEndpoint(list(script)).register(stack)
+        made.append(endpoint)
+        return endpoint
+
+    yield make
+    for endpoint in made:
+        endpoint.close()
 
 
 @pytest.fixture

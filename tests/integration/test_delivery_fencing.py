@@ -9,14 +9,15 @@ from datetime import timedelta
 from shared.db import session_scope
 from shared.models import Delivery, DeliveryState, StoryVersion, Subscriber
 from shared.timeutil import utcnow
-from services.ingest import schemas, service as ingest
+from services.ingest.stories import schemas, service as ingest
+from services.ingest.subscribers.service import new_webhook_secret
 from services.publish import service as publish
 from services.publish.channels.webhook import SendResult
 
 with session_scope() as s:
-    story, version, _events, _ = ingest.create_story(
-        session=s, payload=schemas.StoryCreate(headline="Fencing", body_text="In Astana."))
-    sub = Subscriber(name="fencing-" + story.id, url="http://127.0.0.1:9/x", secret=ingest.new_webhook_secret())
+    filed = ingest.create_story(session=s, payload=schemas.StoryCreate(headline="Fencing", body_text="In Astana."))
+    story, version = filed.story, filed.version
+    sub = Subscriber(name="fencing-" + story.id, url="http://127.0.0.1:9/x", secret=new_webhook_secret())
     s.add(sub)
     s.flush()
     d = Delivery(subscriber_id=sub.id, version_id=version.id, story_id=story.id, version=1)

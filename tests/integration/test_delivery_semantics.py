@@ -1,43 +1,6 @@
 """Retries, Retry-After, 410 and redirects against real HTTP endpoints on 127.0.0.1."""
 
-import pytest
-from standardwebhooks.webhooks import Webhook
-
-from tests.support import LocalEndpoint, wait_for
-
-
-class ScriptedEndpoint(LocalEndpoint):
-    """A webhook endpoint that answers from a script: one (status, headers) per request, then 200."""
-
-    def __init__(self, script: list[tuple[int, dict]]):
-        self.script = list(script)
-        self.requests: list[dict] = []
-        self.secret: str | None = None
-        super().__init__(self.respond)
-
-    def respond(self, body: bytes, headers: dict) -> tuple[int, dict]:
-        verified = Webhook(self.secret).verify(body, headers) is not None
-        self.requests.append({"headers": headers, "verified": verified})
-        return self.script.pop(0) if self.script else (200, {})
-
-
-@pytest.fixture
-def endpoint_factory(stack):
-    made = []
-
-    def make(script):
-        endpoint = ScriptedEndpoint(script)
-        with stack.client(stack.admin_key) as admin:
-            answer = admin.post("/v1/subscribers", json={"name": f"scripted-{endpoint.port}", "url": endpoint.url})
-        assert answer.status_code == 201, answer.text
-        endpoint.secret = answer.json()["secret"]
-        endpoint.subscriber_id = answer.json()["id"]
-        made.append(endpoint)
-        return endpoint
-
-    yield make
-    for endpoint in made:
-        endpoint.close()
+from tests.support import wait_for
 
 
 def post_story(stack, headline):

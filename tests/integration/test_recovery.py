@@ -33,11 +33,11 @@ def test_unsent_outbox_event_is_relayed_by_the_scheduler(stack, site):
     _subscriber, receiver = site
     script = (
         "from shared.db import session_scope\n"
-        "from services.ingest import schemas, service\n"
+        "from services.ingest.stories import schemas, service\n"
         "payload = schemas.StoryCreate(headline='Crashed writer', body_text='From Bishkek.')\n"
         "with session_scope() as s:\n"
-        "    story, *_ = service.create_story(session=s, payload=payload)\n"
-        "print(story.id)\n"  # exits without relaying
+        "    filed = service.create_story(session=s, payload=payload)\n"
+        "print(filed.story.id)\n"  # exits without relaying
     )
     done = subprocess.run([sys.executable, "-c", script], env=stack.env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr

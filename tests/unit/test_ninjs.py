@@ -1,27 +1,31 @@
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from services.enrichment.taggers import tag_story
 from services.publish.formats import ninjs
+from shared.models import StoryContent
+from shared.ninjs import NinjsItem
+from shared.tags import StoryTags
 from tests.integration.test_pipeline import validate_ninjs
 
-NOW = datetime(2026, 11, 28, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
-def document(**overrides):
-    base = dict(
-        story_id="abc123", version=2, headline="Kerry in Astana", body_text="John Kerry visited Astana.",
-        body_html=None, byline="Staff", located="ASTANA", slugline="Kerry-Astana", language=None, urgency=3,
-        pubstatus="usable", embargoed_until=None, first_created=NOW, version_created=NOW,
-        tags=tag_story(headline="Kerry in Astana", body="John Kerry visited Astana. Kerry spoke.", located="ASTANA"),
-    )
-    base.update(overrides)
-    return ninjs.StoryDocument(**base)
+def render(tags=None, ed_note=None, pubstatus="usable", **content):
+    fields = dict(headline="Kerry in Astana", body_text="John Kerry visited Astana.", byline="Staff",
+                  located="ASTANA", slugline="Kerry-Astana", urgency=3)
+    fields.update(content)
+    if tags is None:
+        tags = tag_story(headline="Kerry in Astana", body="John Kerry visited Astana. Kerry spoke.", located="ASTANA")
+    envelope = ninjs.Envelope(story_id="abc123", version=2, pubstatus=pubstatus, first_created=NOW,
+                              version_created=NOW, tags=StoryTags.model_validate(tags), ed_note=ed_note)
+    # model_construct: like a table row, the renderer's input is not validated on the way in
+    return ninjs.render(StoryContent.model_construct(**fields), envelope)
 
 
 def test_render_is_valid_ninjs_31_with_codes():
-    item = ninjs.render(document())
+    item = render()
     validate_ninjs(item)  # against the schema handed to the project
     assert item["uri"] == "urn:newswire:story:abc123"
     assert item["version"] == "2"
@@ -30,12 +34,13 @@ def test_render_is_valid_ninjs_31_with_codes():
                                  "uri": "https://sws.geonames.org/1526273/"}
     assert item["bodies"][0]["contentType"] == "text/plain"
     assert item["firstCreated"] == "2026-11-28T09:30:00Z"
+    assert "edNote" not in item
+    assert NinjsItem.model_validate(item).wire() == item  # the typed model holds every property
 
 
 def test_html_body_and_embargo_render():
     tags = tag_story(headline="Hi", body="Hi there")
-    item = ninjs.render(document(body_text=None, body_html="<p>Hi there</p>", embargoed_until=NOW,
-                                 pubstatus="withheld", tags=tags))
+    item = render(body_text=None, body_html="<p>Hi there</p>", embargoed_until=NOW, pubstatus="withheld", tags=tags)
     validate_ninjs(item)
     assert item["bodies"][0] == {"role": "main", "contentType": "text/html", "value": "<p>Hi there</p>",
                                  "wordCount": 2, "charCount": 8}
@@ -43,9 +48,20 @@ def test_html_body_and_embargo_render():
     assert item["pubStatus"] == "withheld"
 
 
-def test_invalid_item_is_refused():
-    with pytest.raises(ninjs.InvalidNinjs, match="urgency"):
-        ninjs.render(document(urgency=12))
+def test_correction_note_and_kill_render():
+    corrected = render(ed_note="Corrects the minister's name")
+    killed = render(ed_note="Legal: withdrawn", pubstatus="canceled", tags={})
+    validate_ninjs(corrected)
+    validate_ninjs(killed)
+    assert corrected["edNote"] == "Corrects the minister's name"
+    assert killed["pubStatus"] == "canceled" and killed["edNote"] == "Legal: withdrawn"
+    assert "places" not in killed and "subjects" not in killed  # no tags, no empty lists
+
+
+@pytest.mark.parametrize("content", [{"urgency": 12}, {"urgency": 0}, {"pubstatus": "draft"}])
+def test_invalid_item_is_refused(content):
+    with pytest.raises(ninjs.InvalidNinjs):
+        render(**content)
 
 
 def test_project_schema_copy_is_unchanged():

@@ -1,9 +1,9 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from services.ingest.service import new_webhook_secret
+from services.ingest.subscribers.service import new_webhook_secret
 from services.publish.channels.webhook import event_body, parse_retry_after, signed_headers
 from services.publish.service import backoff
 
@@ -31,7 +31,7 @@ def test_signature_verifies_with_the_standardwebhooks_package():
 def test_old_timestamps_are_rejected_by_receivers():
     secret = new_webhook_secret()
     body = b"{}"
-    stale = signed_headers(secret, "msg_1", body, now=datetime.now(timezone.utc) - timedelta(minutes=10))
+    stale = signed_headers(secret, "msg_1", body, now=datetime.now(UTC) - timedelta(minutes=10))
     with pytest.raises(WebhookVerificationError):
         Webhook(secret).verify(body, stale)
 

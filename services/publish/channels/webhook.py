@@ -7,7 +7,7 @@ import email.utils
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 from standardwebhooks.webhooks import Webhook
@@ -42,7 +42,7 @@ def event_body(event_type: str, timestamp: str, data: dict) -> bytes:
 
 def signed_headers(secret: str | list[str], message_id: str, body: bytes, now: datetime | None = None) -> dict:
     """Standard Webhooks headers. With several secrets (rotation) every signature is sent."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     secrets = [secret] if isinstance(secret, str) else secret
     signatures = " ".join(Webhook(s).sign(message_id, now, body.decode()) for s in secrets)
     return {
@@ -65,8 +65,8 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
 def send(client: httpx.Client, target: Target, body: bytes, headers: dict) -> SendResult:

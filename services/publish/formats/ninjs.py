@@ -1,5 +1,9 @@
 """IPTC ninjs 3.1 rendering, validated against the official schema on every render.
 
+The renderer takes a version's ``StoryContent`` (the fields an editor files, declared once in
+``shared.models``) and an ``Envelope`` (identity, status, tags, editorial note), and builds the
+typed ``shared.ninjs.NinjsItem``.
+
 Places carry their ISO 3166-1 alpha-2 country code in ``literal`` (a city carries its
 country's code) and their GeoNames URI in ``uri``.
 """
@@ -11,36 +15,30 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from jsonschema import Draft202012Validator
+from pydantic import ValidationError
 from referencing import Registry, Resource
 
-from shared.models import story_uri
+from shared.models import StoryContent, story_uri
+from shared.ninjs import NinjsBody, NinjsEntity, NinjsItem, NinjsPlace, NinjsSubject, NinjsText
+from shared.tags import StoryTags
 from shared.timeutil import isoformat
 
 SCHEMA_DIR = Path(__file__).parent / "schema"
 
 
-@dataclass
-class StoryDocument:
-    """What the renderer needs of a story version (decoupled from the table class)."""
+@dataclass(frozen=True)
+class Envelope:
+    """What the renderer needs of a version besides its content."""
 
     story_id: str
     version: int
-    headline: str
-    body_text: str | None
-    body_html: str | None
-    byline: str | None
-    located: str | None
-    slugline: str | None
-    language: str | None
-    urgency: int
     pubstatus: str
-    embargoed_until: datetime | None
     first_created: datetime
     version_created: datetime
-    tags: dict[str, Any]
+    tags: StoryTags
+    ed_note: str | None = None
 
 
 class InvalidNinjs(ValueError):
@@ -61,72 +59,73 @@ def validate(item: dict) -> None:
         raise InvalidNinjs("; ".join(f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors))
 
 
-def _places(tags: dict) -> list[dict]:
-    out = []
-    for place in tags.get("places", []):
-        item = {"name": place["name"], "rel": place.get("rel", "mentioned")}
-        if place.get("code"):
-            item["literal"] = place["code"]
-        if place.get("uri"):
-            item["uri"] = place["uri"]
-        out.append(item)
-    return out
+def _places(tags: StoryTags) -> list[NinjsPlace]:
+    return [NinjsPlace(name=p.name, rel=p.rel, literal=p.code, uri=p.uri) for p in tags.places]
 
 
-def _subjects(tags: dict) -> list[dict]:
-    subjects = []
-    for subject in tags.get("subjects", []):
-        creator = "newswire-editor" if subject.get("source") == "editor" else "newswire-enrichment"
-        item = {"name": subject["name"], "uri": subject["uri"], "rel": "about", "creator": creator}
-        if "relevance" in subject:
-            item["relevance"] = int(subject["relevance"])
-        if "confidence" in subject:
-            item["confidence"] = int(round(subject["confidence"] * 100))
-        subjects.append(item)
-    for keyword in tags.get("keywords", []):
-        subjects.append(
-            {"name": keyword["name"], "literal": keyword["name"], "rel": "keyword",
-             "confidence": int(round(keyword.get("confidence", 0) * 100))}
+def _confidence(value: float) -> int:
+    return int(round(value * 100))
+
+
+def _subjects(tags: StoryTags) -> list[NinjsSubject]:
+    subjects = [
+        NinjsSubject(
+            name=s.name,
+            uri=s.uri,
+            rel="about",
+            creator="newswire-editor" if s.source == "editor" else "newswire-enrichment",
+            relevance=s.relevance,
+            confidence=_confidence(s.confidence),
         )
+        for s in tags.subjects
+    ]
+    subjects += [
+        NinjsSubject(name=k.name, literal=k.name, rel="keyword", confidence=_confidence(k.confidence))
+        for k in tags.keywords
+    ]
     return subjects
 
 
-def render(doc: StoryDocument) -> dict:
-    tags = doc.tags or {}
-    counts = tags.get("counts", {})
-    body: dict[str, Any]
-    if doc.body_html:
-        body = {"role": "main", "contentType": "text/html", "value": doc.body_html}
+def _body(content: StoryContent, tags: StoryTags) -> NinjsBody:
+    if content.body_html:
+        body = NinjsBody(contentType="text/html", value=content.body_html)
     else:
-        body = {"role": "main", "contentType": "text/plain", "value": doc.body_text or ""}
-    if counts:
-        body["wordCount"] = counts["words"]
-        body["charCount"] = counts["characters"]
-    item: dict[str, Any] = {
-        "uri": story_uri(doc.story_id),
-        "type": "text",
-        "profile": "text-only",
-        "version": str(doc.version),
-        "firstCreated": isoformat(doc.first_created),
-        "versionCreated": isoformat(doc.version_created),
-        "pubStatus": doc.pubstatus,
-        "urgency": doc.urgency,
-        "headlines": [{"role": "main", "value": doc.headline}],
-        "bodies": [body],
-        "altIds": [{"role": "newswire-story-id", "value": doc.story_id}],
-    }
-    language = doc.language or (tags.get("language") or {}).get("code")
-    optional = {
-        "language": language,
-        "by": doc.byline,
-        "located": doc.located or (tags.get("located") or {}).get("name"),
-        "slugline": doc.slugline,
-        "embargoedUntil": isoformat(doc.embargoed_until),
-        "people": [{"name": p["name"], "rel": "mentioned"} for p in tags.get("people", [])],
-        "organisations": [{"name": o["name"], "rel": "mentioned"} for o in tags.get("organisations", [])],
-        "places": _places(tags),
-        "subjects": _subjects(tags),
-    }
-    item.update({k: v for k, v in optional.items() if v})
+        body = NinjsBody(contentType="text/plain", value=content.body_text or "")
+    if tags.counts:
+        body.wordCount, body.charCount = tags.counts.words, tags.counts.characters
+    return body
+
+
+def _item(content: StoryContent, envelope: Envelope) -> NinjsItem:
+    tags = envelope.tags
+    return NinjsItem(
+        uri=story_uri(envelope.story_id),
+        version=str(envelope.version),
+        firstCreated=isoformat(envelope.first_created),
+        versionCreated=isoformat(envelope.version_created),
+        pubStatus=envelope.pubstatus,
+        urgency=content.urgency,
+        headlines=[NinjsText(role="main", value=content.headline)],
+        bodies=[_body(content, tags)],
+        altIds=[NinjsText(role="newswire-story-id", value=envelope.story_id)],
+        language=content.language or (tags.language.code if tags.language else None),
+        by=content.byline,
+        located=content.located or (tags.located.name if tags.located else None),
+        slugline=content.slugline,
+        embargoedUntil=isoformat(content.embargoed_until),
+        edNote=envelope.ed_note,
+        people=[NinjsEntity(name=p.name) for p in tags.people],
+        organisations=[NinjsEntity(name=o.name) for o in tags.organisations],
+        places=_places(tags),
+        subjects=_subjects(tags),
+    )
+
+
+def render(content: StoryContent, envelope: Envelope) -> dict:
+    """The version as a ninjs item (a JSON object), checked against the IPTC schema."""
+    try:
+        item = _item(content, envelope).wire()
+    except ValidationError as exc:
+        raise InvalidNinjs(str(exc)) from None
     validate(item)
     return item

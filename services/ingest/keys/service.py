@@ -1,0 +1,84 @@
+"""API keys: random tokens shown once, stored as SHA-256 hashes, one role each; listed with
+when they were last used, and revoked at once."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, select
+
+from services.ingest.exceptions import Conflict, NotFound
+from shared import db
+from shared.models import ApiKey, Role
+from shared.timeutil import utcnow
+
+log = logging.getLogger(__name__)
+
+KEY_PREFIX = "nw_"
+#: ``last_used_at`` is written at most this often per key (one write a minute, not one per request).
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+def hash_key(key: str) -> str:
+    # Keys are 256-bit random tokens, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(*, session: Session, name: str, role: Role | str) -> tuple[ApiKey, str]:
+    role = Role(role)  # ValueError for an unknown role
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(name=name, role=role.value, key_hash=hash_key(key), prefix=key[:8])
+    session.add(row)
+    session.flush()
+    return row, key
+
+
+def find_key(*, session: Session, key: str) -> ApiKey | None:
+    row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    return row
+
+
+def note_use(key: ApiKey) -> None:
+    """Record that the key was used now, unless that was recorded within the last minute."""
+    now = utcnow()
+    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+        return
+    with db.session_scope() as session:
+        session.exec(
+            update(ApiKey)
+            .where(ApiKey.id == key.id)
+            .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
+            .values(last_used_at=now)
+        )
+
+
+def list_keys(*, session: Session) -> list[ApiKey]:
+    return list(session.exec(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id)).all())
+
+
+def revoke_key(*, session: Session, key_id: str) -> ApiKey:
+    """Revoke a key: it is refused from its next request on. Revoking twice is harmless; the
+    last active admin key is kept, or nobody could manage keys over the API any more."""
+    key = session.get(ApiKey, key_id, with_for_update=True)
+    if key is None:
+        raise NotFound(f"API key {key_id}")
+    if key.revoked_at is not None:
+        return key
+    if key.role == Role.admin and _active_admins(session) <= 1:
+        raise Conflict("last_admin_key", "this is the last active admin key; create another admin key first")
+    key.revoked_at = utcnow()
+    session.add(key)
+    session.flush()
+    return key
+
+
+def _active_admins(session: Session) -> int:
+    return session.exec(
+        select(func.count(ApiKey.id)).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None))
+    ).one()

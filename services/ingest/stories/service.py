@@ -1,0 +1,315 @@
+"""Filing stories: every change an editor makes is a new immutable version, written in one
+transaction with its outbox event (relayed after commit by the caller).
+
+* ``create_story`` files version 1; ``update_story`` and ``correct_story`` file new content;
+  ``kill_story`` withdraws the story; ``set_editor_tags`` changes tags (and, once published,
+  sends them as a new version); ``retry_version`` sends a failed version through again.
+* Each takes the story's row lock first (PostgreSQL; SQLite serialises writers anyway), so
+  filing never interleaves with a render of the same story.
+* A newer version replaces an earlier one still held back by an embargo (``superseded``);
+  otherwise versions go out in order, one after the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pycountry
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from services.ingest.exceptions import Conflict, Invalid, NotFound
+from services.ingest.stories import idempotency, schemas
+from shared import events, mediatopics, tag_index
+from shared.models import (
+    IN_PIPELINE_STATES,
+    Delivery,
+    DeliveryState,
+    IdempotencyRecord,
+    PubStatus,
+    Story,
+    StoryVersion,
+    VersionKind,
+    VersionState,
+)
+from shared.tags import EditorTag, EditorTagChanges
+from shared.text import sanitize_html
+from shared.timeutil import utcnow
+
+
+@dataclass
+class Filed:
+    """What a request filed: the story, the version, outbox events to relay after commit, and
+    whether anything new was stored (False for an Idempotency-Key replay or an unchanged PUT)."""
+
+    story: Story
+    version: StoryVersion
+    event_ids: list[int] = field(default_factory=list)
+    created: bool = True
+
+
+def lock_story(session: Session, story_id: str) -> Story:
+    story = session.get(Story, story_id, with_for_update=True)
+    if story is None:
+        raise NotFound(f"story {story_id}")
+    return story
+
+
+def current_version(*, session: Session, story: Story) -> StoryVersion:
+    return session.exec(
+        select(StoryVersion).where(StoryVersion.story_id == story.id, StoryVersion.version == story.current_version)
+    ).one()
+
+
+def _refuse_if_killed(story: Story) -> None:
+    if story.killed_at is not None:
+        raise Conflict("story_killed", f"story {story.id} was killed; it takes no new versions or tag changes")
+
+
+def _replayed(session: Session, record: IdempotencyRecord) -> Filed:
+    story = session.get(Story, record.story_id)
+    version = session.exec(
+        select(StoryVersion).where(StoryVersion.story_id == story.id, StoryVersion.version == record.version)
+    ).one()
+    return Filed(story, version, created=False)
+
+
+def _content(payload: schemas.StoryCreate, current: StoryVersion | None = None) -> dict[str, Any]:
+    """The version's content from the request: HTML sanitised; an embargo not mentioned in an
+    update is kept from the current version (only an explicit null lifts it)."""
+    content = payload.content()
+    if content["body_html"]:
+        content["body_html"] = sanitize_html(content["body_html"])
+    keep_embargo = current is not None and "embargoed_until" not in payload.model_fields_set
+    if keep_embargo and current.embargoed_until and current.embargoed_until > utcnow():
+        content["embargoed_until"] = current.embargoed_until
+    return content
+
+
+def _file(
+    session: Session,
+    story: Story,
+    *,
+    kind: VersionKind,
+    content: dict[str, Any],
+    filed_by: str | None,
+    note: str | None = None,
+    tags: dict[str, Any] | None = None,
+) -> Filed:
+    """Add the story's next version and its outbox event. With ``tags`` given (a kill, a tag
+    change), the version skips enrichment."""
+    now = utcnow()
+    embargo = content.get("embargoed_until")
+    if kind == VersionKind.kill:
+        pubstatus = PubStatus.canceled
+    else:
+        pubstatus = PubStatus.withheld if embargo and embargo > now else PubStatus.usable
+    state = VersionState.stored if tags is None else VersionState.enriched
+    number = 1 if kind == VersionKind.original else story.current_version + 1
+    version = StoryVersion(
+        **content, story_id=story.id, version=number, kind=kind, note=note, filed_by=filed_by,
+        pubstatus=pubstatus, state=state, tags=tags, received_at=now, stored_at=now,
+        enriched_at=None if tags is None else now,
+    )
+    story.current_version = number
+    session.add(story)
+    session.add(version)
+    session.flush()
+    urgency = 1 if kind == VersionKind.kill else version.urgency  # a kill jumps every queue
+    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, urgency)
+    session.flush()
+    return Filed(story, version, [event.id])
+
+
+def create_story(
+    *, session: Session, payload: schemas.StoryCreate, filed_by: str | None = None,
+    idempotency_key: str | None = None,
+) -> Filed:
+    """Store a new story and its first version."""
+    digest = idempotency.request_hash("create", None, payload)
+    earlier = idempotency.replay(session, idempotency_key, digest)
+    if earlier is not None:
+        return _replayed(session, earlier)
+    story = Story()
+    filed = _file(session, story, kind=VersionKind.original, content=_content(payload), filed_by=filed_by)
+    idempotency.remember(session, idempotency_key, digest, story.id, 1)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()  # another request with the same Idempotency-Key won the race
+        if not idempotency_key:
+            raise
+        return create_story(session=session, payload=payload, filed_by=filed_by, idempotency_key=idempotency_key)
+    return filed
+
+
+def update_story(
+    *, session: Session, story_id: str, payload: schemas.StoryCreate, filed_by: str | None = None,
+    idempotency_key: str | None = None,
+) -> Filed:
+    """New content as the next version (``story.updated``); unchanged content files nothing."""
+    return _new_content(session, story_id, payload, VersionKind.update, filed_by, idempotency_key)
+
+
+def correct_story(
+    *, session: Session, story_id: str, payload: schemas.StoryCorrection, filed_by: str | None = None,
+    idempotency_key: str | None = None,
+) -> Filed:
+    """Corrected content and a note as the next version (``story.corrected``, ninjs edNote)."""
+    return _new_content(session, story_id, payload, VersionKind.correction, filed_by, idempotency_key)
+
+
+def _new_content(
+    session: Session, story_id: str, payload: schemas.StoryCreate, kind: VersionKind, filed_by: str | None,
+    idempotency_key: str | None,
+) -> Filed:
+    digest = idempotency.request_hash(kind.value, story_id, payload)
+    story = lock_story(session, story_id)
+    earlier = idempotency.replay(session, idempotency_key, digest)
+    if earlier is not None:
+        return _replayed(session, earlier)
+    _refuse_if_killed(story)
+    current = current_version(session=session, story=story)
+    content = _content(payload, current)
+    if kind == VersionKind.update and content == current.content():
+        filed = Filed(story, current, created=False)
+    else:
+        _supersede_held(session, story.id)
+        note = getattr(payload, "note", None)
+        filed = _file(session, story, kind=kind, content=content, filed_by=filed_by, note=note)
+    idempotency.remember(session, idempotency_key, digest, story.id, filed.version.version)
+    return filed
+
+
+def _supersede_held(session: Session, story_id: str) -> None:
+    """Earlier versions still held for their embargo will never go out: the new one replaces them."""
+    session.exec(
+        update(StoryVersion)
+        .where(StoryVersion.story_id == story_id, StoryVersion.pubstatus == PubStatus.withheld)
+        .where(StoryVersion.state.in_([VersionState.stored, VersionState.enriched, VersionState.embargoed]))
+        .values(state=VersionState.superseded)
+    )
+
+
+def kill_notice(slugline: str | None, reason: str) -> dict[str, Any]:
+    """A kill repeats none of the story's text: sites match it by ``uri``."""
+    return {
+        "headline": f"KILL: {slugline or 'story withdrawn'}",
+        "body_text": f"This story has been withdrawn: {reason}\n\nDo not use it. If you have, remove it.",
+        "body_html": None,
+        "embargoed_until": None,
+    }
+
+
+def kill_story(
+    *, session: Session, story_id: str, payload: schemas.StoryKill, filed_by: str | None = None,
+    idempotency_key: str | None = None,
+) -> Filed:
+    """Withdraw the story. Versions not yet out are withdrawn with their unsent deliveries; the
+    kill (``pubStatus: canceled``) goes only to subscribers that may hold an earlier version."""
+    digest = idempotency.request_hash("kill", story_id, payload)
+    story = lock_story(session, story_id)
+    earlier = idempotency.replay(session, idempotency_key, digest)
+    if earlier is not None:
+        return _replayed(session, earlier)
+    _refuse_if_killed(story)
+    current = current_version(session=session, story=story)
+    tags = _newest_tags(session, story.id)
+    _withdraw_unsent(session, story.id)
+    story.killed_at = utcnow()
+    content = {**current.content(), **kill_notice(current.slugline, payload.reason)}
+    filed = _file(session, story, kind=VersionKind.kill, content=content, filed_by=filed_by, note=payload.reason,
+                  tags=tags)
+    idempotency.remember(session, idempotency_key, digest, story.id, filed.version.version)
+    return filed
+
+
+def _newest_tags(session: Session, story_id: str) -> dict[str, Any]:
+    rows = session.exec(
+        select(StoryVersion.tags).where(StoryVersion.story_id == story_id).order_by(StoryVersion.version.desc())
+    ).all()
+    return next((tags for tags in rows if tags), {})
+
+
+def _withdraw_unsent(session: Session, story_id: str) -> None:
+    """Versions still in the pipeline never go out; nor do pending deliveries no worker holds
+    (one in flight finishes, and its subscriber then gets the kill)."""
+    now = utcnow()
+    session.exec(
+        update(StoryVersion)
+        .where(StoryVersion.story_id == story_id, StoryVersion.state.in_(list(IN_PIPELINE_STATES)))
+        .values(state=VersionState.withdrawn)
+    )
+    session.exec(
+        update(Delivery)
+        .where(Delivery.story_id == story_id, Delivery.state == DeliveryState.pending)
+        .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+        .values(state=DeliveryState.withdrawn, last_error="the story was killed")
+    )
+
+
+def normalise_tag(edit: schemas.TagEdit) -> EditorTag:
+    """An editor's tag, checked against the vocabularies: a subject must be a current Media
+    Topic (by URI, qcode or bare code), a place code an ISO 3166-1 alpha-2 country code."""
+    if edit.type == "subject":
+        topic = mediatopics.find(edit.uri)
+        if topic is None:
+            raise Invalid("invalid_tag", f"{edit.uri!r} is not a current IPTC Media Topic")
+        return EditorTag(type="subject", uri=topic.uri, qcode=topic.qcode, name=topic.name,
+                         broader=list(topic.broader))
+    if edit.code and (edit.type != "place" or pycountry.countries.get(alpha_2=edit.code) is None):
+        raise Invalid("invalid_tag", f"{edit.code!r} is not an ISO 3166-1 alpha-2 country code for a place")
+    return EditorTag(type=edit.type, name=edit.name, code=edit.code, uri=edit.uri)
+
+
+def set_editor_tags(
+    *, session: Session, story_id: str, changes: schemas.TagsUpdate, filed_by: str | None = None
+) -> list[int]:
+    """Store the editors' tag changes on the story. A story already published goes out again
+    as a new version carrying the corrected tags; returns the outbox events to relay."""
+    story = lock_story(session, story_id)
+    _refuse_if_killed(story)
+    manual = EditorTagChanges(
+        add=[normalise_tag(t) for t in changes.add], remove=[normalise_tag(t) for t in changes.remove]
+    )
+    if manual == (EditorTagChanges.from_stored(story.manual_tags) or EditorTagChanges()):
+        return []  # nothing changed: no new version
+    story.manual_tags = manual.stored()
+    session.add(story)
+    tag_index.reindex(session, story.id)
+    current = current_version(session=session, story=story)
+    if current.state != VersionState.published:
+        return []  # the coming publish uses the new tags
+    filed = _file(session, story, kind=VersionKind.retag, content=current.content(), filed_by=filed_by,
+                  tags=current.tags or {})
+    return filed.event_ids
+
+
+def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
+    """Send a failed version through the pipeline again (from enrichment if it has no tags)."""
+    story = lock_story(session, story_id)
+    _refuse_if_killed(story)
+    version = session.exec(
+        select(StoryVersion).where(StoryVersion.story_id == story_id, StoryVersion.version == number)
+    ).first()
+    if version is None:
+        raise NotFound(f"version {number} of story {story_id}")
+    if version.state != VersionState.failed:
+        raise Conflict("not_failed", f"version {number} is {version.state}, not failed; only a failed one is retried")
+    newer = session.exec(
+        select(StoryVersion.version).where(
+            StoryVersion.story_id == story_id, StoryVersion.version > number,
+            StoryVersion.state == VersionState.published,
+        )
+    ).first()
+    if newer is not None:
+        raise Conflict("superseded", f"version {newer} is newer and already out; file an update instead")
+    state = VersionState.enriched if version.tags is not None else VersionState.stored
+    version.state, version.error, version.failed_at, version.requeues = state, None, None, 0
+    session.add(version)
+    session.flush()
+    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.urgency)
+    session.flush()
+    return Filed(story, version, [event.id])

@@ -1,0 +1,30 @@
+"""The story list's tag index (``story_tag``): the place codes and Media Topic qcodes of each
+story, so that ``GET /v1/stories?place=KZ&subject=medtop:04000000`` is an indexed lookup instead
+of a scan of JSON. Rewritten, in the same transaction, whenever a story's tags change: when a
+version is enriched and when editors change tags."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete
+from sqlmodel import Session, select
+
+from shared.models import Story, StoryTag, StoryVersion
+from shared.tags import EditorTagChanges, StoryTags, effective_tags, index_codes
+
+
+def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
+    """Codes of the story's newest tagged version, with the editors' changes applied."""
+    newest = session.exec(
+        select(StoryVersion.tags).where(StoryVersion.story_id == story.id).order_by(StoryVersion.version.desc())
+    ).all()
+    auto = StoryTags.from_stored(next((tags for tags in newest if tags), None))
+    return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
+
+
+def reindex(session: Session, story_id: str) -> None:
+    story = session.get(Story, story_id)
+    if story is None:
+        return
+    session.exec(delete(StoryTag).where(StoryTag.story_id == story_id))
+    session.add_all(StoryTag(story_id=story_id, kind=kind, code=code) for kind, code in story_codes(session, story))
+    session.flush()

@@ -1,0 +1,49 @@
+"""Idempotency-Key on create, update, correction and kill: a retry files nothing new."""
+
+from tests.api.conftest import count
+
+STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}
+
+
+def post(api, path, body, key, method="post"):
+    return api.editor.request(method, path, json=body, headers={"Idempotency-Key": key})
+
+
+def test_create_with_the_same_key_stores_one_story(api):
+    first = post(api, "/v1/stories", STORY, "desk-42")
+    again = post(api, "/v1/stories", STORY, "desk-42")
+    assert first.status_code == again.status_code == 202
+    assert first.json() == again.json()
+    assert count("story") == 1 and len(api.sent.messages) == 1
+    conflict = post(api, "/v1/stories", {**STORY, "headline": "Another"}, "desk-42")
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["code"] == "idempotency_conflict"
+    assert count("story") == 1
+
+
+def test_update_correction_and_kill_with_a_key_file_once(api):
+    story = post(api, "/v1/stories", STORY, "create-1").json()
+    path = f"/v1/stories/{story['id']}"
+    update = {**STORY, "body_text": "Kerry arrived in Tajikistan on Monday."}
+    correction = {**update, "body_text": "Kerry arrived in Tajikistan on Tuesday.", "note": "Day corrected"}
+    for method, where, body, key, version in [
+        ("put", path, update, "update-1", 2),
+        ("post", f"{path}/corrections", correction, "correct-1", 3),
+        ("post", f"{path}/kill", {"reason": "Legal"}, "kill-1", 4),
+    ]:
+        first = post(api, where, body, key, method)
+        again = post(api, where, body, key, method)
+        assert first.status_code == again.status_code == 202, (where, first.text, again.text)
+        assert first.json()["version"] == again.json()["version"] == version
+    assert count("story_version") == 4
+    assert len(api.sent.messages) == 4  # one event per version, none for the replays
+
+
+def test_a_key_reused_for_another_operation_or_story_is_409(api):
+    story = post(api, "/v1/stories", STORY, "shared-key").json()
+    reused = post(api, f"/v1/stories/{story['id']}", STORY | {"headline": "New"}, "shared-key", "put")
+    assert reused.status_code == 409
+    other = api.editor.post("/v1/stories", json=STORY).json()
+    post(api, f"/v1/stories/{story['id']}/kill", {"reason": "r"}, "kill-key")
+    assert post(api, f"/v1/stories/{other['id']}/kill", {"reason": "r"}, "kill-key").status_code == 409
+    assert api.editor.get(f"/v1/stories/{other['id']}").json()["status"] != "killed"

@@ -1,0 +1,157 @@
+"""The publish service's rules, run in-process on a real database: versions in order, the
+failed end state and its retry, who gets a kill, deliveries held or withdrawn. Real sends to
+real receivers are in tests/integration."""
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from services.publish import service as publish
+from shared import db, lifecycle
+from shared.models import StoryVersion
+from tests.api.pipeline import KAZAKHSTAN_DIPLOMACY, deliveries, enrich, mark_delivered, render, version_row
+
+STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}
+
+
+def subscribe(api, name):
+    answer = api.admin.post("/v1/subscribers", json={"name": name, "url": f"http://127.0.0.1:9/{name}"})
+    assert answer.status_code == 201
+    return answer.json()["id"]
+
+
+def file_two_versions(api):
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    api.editor.put(f"/v1/stories/{story['id']}", json={**STORY, "headline": "Kerry in Dushanbe"})
+    return story["id"]
+
+
+def test_a_version_waits_for_the_earlier_one_then_is_woken(api):
+    subscribe(api, "site")
+    story_id = file_two_versions(api)
+    enrich(story_id, 2)
+    assert render(story_id, 2).deliveries == []  # version 1 is still on its way
+    assert version_row(story_id, 2).state == "enriched"
+    enrich(story_id, 1)
+    first = render(story_id, 1)
+    assert len(first.deliveries) == 1
+    assert len(first.event_ids) == 1  # the publish event of version 2
+    assert len(render(story_id, 2).deliveries) == 1
+    assert [d.version for d in deliveries(story_id)] == [1, 2]
+
+
+def test_an_unrenderable_version_fails_with_its_error_and_can_be_retried(api):
+    story_id = file_two_versions(api)
+    enrich(story_id, 1)
+    with db.session_scope() as session:  # a row no renderer can turn into valid ninjs
+        session.exec(update(StoryVersion).where(StoryVersion.id == version_row(story_id, 1).id).values(urgency=0))
+    enrich(story_id, 2)
+    rendered = render(story_id, 1)
+    failed = version_row(story_id, 1)
+    assert failed.state == "failed" and "urgency" in failed.error and failed.failed_at
+    assert len(rendered.event_ids) == 1  # version 2 is not held back by a failed one
+    view = api.editor.get(f"/v1/stories/{story_id}/versions").json()
+    assert view[0]["state"] == "failed" and "invalid ninjs" in view[0]["error"]
+    with db.session_scope() as session:
+        session.exec(update(StoryVersion).where(StoryVersion.id == failed.id).values(urgency=5))
+    retried = api.editor.post(f"/v1/stories/{story_id}/versions/1/retry")
+    assert retried.status_code == 202 and retried.json()["version"] == 1
+    assert version_row(story_id, 1).state == "enriched" and version_row(story_id, 1).error is None
+    assert api.sent.tasks()[-1] == "publish.render_version"
+    render(story_id, 2)
+    assert version_row(story_id, 2).state == "enriched"  # in order: version 1 is on its way again
+    render(story_id, 1)
+    render(story_id, 2)
+    assert [version_row(story_id, n).state for n in (1, 2)] == ["published", "published"]
+    conflict = api.editor.post(f"/v1/stories/{story_id}/versions/1/retry")
+    assert conflict.status_code == 409  # no longer failed
+
+
+def test_a_failed_version_is_not_retried_once_a_newer_one_is_out(api):
+    story_id = file_two_versions(api)
+    with db.session_scope() as session:
+        session.exec(update(StoryVersion).where(StoryVersion.id == version_row(story_id, 1).id)
+                     .values(state="failed", error="gave up"))
+    enrich(story_id, 2)
+    render(story_id, 2)
+    answer = api.editor.post(f"/v1/stories/{story_id}/versions/1/retry")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "superseded"
+
+
+def test_a_version_whose_task_keeps_dying_ends_failed(api):
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    with db.session_scope() as session:  # its event went out long ago and nothing moved
+        session.exec(update(StoryVersion).values(requeues=3))
+    lifecycle.requeue_stuck(timedelta(seconds=-1), max_requeues=3)
+    version = version_row(story["id"], 1)
+    assert version.state == "failed" and "after 4 tries" in version.error
+    listed = api.editor.get("/v1/stories", params={"status": "failed"}).json()["items"]
+    assert [s["id"] for s in listed] == [story["id"]]
+
+
+def test_a_kill_goes_to_earlier_recipients_only(api):
+    got_it, in_retry, never = subscribe(api, "got-it"), subscribe(api, "in-retry"), subscribe(api, "never")
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    first = {d.subscriber_id: d for d in deliveries(story["id"])}
+    mark_delivered(first[got_it].id)
+    with db.session_scope() as session:  # one failed attempt: it may have landed
+        session.exec(update(publish.Delivery).where(publish.Delivery.id == first[in_retry].id).values(attempts=1))
+    late = subscribe(api, "subscribed-later")
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
+    states = {d.subscriber_id: d.state for d in deliveries(story["id"]) if d.version == 1}
+    assert states == {got_it: "delivered", in_retry: "withdrawn", never: "withdrawn"}
+    kill = render(story["id"], 2)
+    recipients = {d.subscriber_id for d in deliveries(story["id"]) if d.version == 2}
+    assert recipients == {got_it, in_retry}
+    assert late not in recipients and never not in recipients
+    assert {priority for _, priority in kill.deliveries} == {0}
+
+
+def test_a_kill_during_embargo_reaches_nobody(api):
+    subscribe(api, "site")
+    story = api.editor.post("/v1/stories", json={**STORY, "embargoed_until": "2099-01-01T00:00:00Z"}).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    assert version_row(story["id"], 1).state == "embargoed"
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Dropped"})
+    assert version_row(story["id"], 1).state == "withdrawn"
+    assert render(story["id"], 2).deliveries == []
+    assert version_row(story["id"], 2).state == "published"
+    assert deliveries(story["id"]) == []
+
+
+def test_deliveries_of_a_killed_story_are_withdrawn_and_a_disabled_subscriber_is_held(api):
+    site = subscribe(api, "site")
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1, KAZAKHSTAN_DIPLOMACY)
+    render(story["id"], 1)
+    (first,) = deliveries(story["id"])
+    mark_delivered(first.id)
+    with db.session_scope() as session:
+        session.exec(update(publish.Subscriber).values(active=False, disabled_reason="endpoint answered 410 Gone"))
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
+    render(story["id"], 2)
+    kill = [d for d in deliveries(story["id"]) if d.version == 2][0]
+    assert kill.subscriber_id == site
+    assert publish.send_delivery(kill.id) == "held-subscriber-disabled"
+    assert kill.id not in {d for d, _ in publish.due_delivery_ids()}
+    assert api.admin.post(f"/v1/subscribers/{site}/enable").json()["active"] is True
+    assert kill.id in {d for d, _ in publish.due_delivery_ids()}
+
+
+def test_deliveries_list_shows_states_of_each_version(api):
+    site = subscribe(api, "site")
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    (first,) = deliveries(story["id"])
+    mark_delivered(first.id)
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
+    render(story["id"], 2)
+    listed = api.admin.get(f"/v1/subscribers/{site}/deliveries").json()
+    assert [(d["version"], d["state"]) for d in listed] == [(2, "pending"), (1, "delivered")]
+    assert listed[0]["next_attempt_at"] and listed[1]["next_attempt_at"] is None
+    assert listed[0]["message_id"].startswith("msg_") and listed[0]["attempts"] == []
+    assert api.admin.get("/v1/subscribers/nope/deliveries").status_code == 404
