@@ -19,8 +19,10 @@ def describe() -> str:
         mem = f"{mem_kb / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration):
         mem = "? GiB"
-    return (f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, "
-            f"Python {platform.python_version()}, {platform.system()} {platform.release()}")
+    return (
+        f"{datetime.date.today().isoformat()}, {os.cpu_count()} cores ({cpu}), {mem} RAM, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
 
 
 def rss_mib(pid: int) -> float:

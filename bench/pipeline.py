@@ -55,7 +55,7 @@ def pct(values: list[float], q: float) -> float:
 
 def summary(name: str, latencies: list[float]) -> str:
     ms = [v * 1000 for v in latencies]
-    return (f"| {name} | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, 0.95):.0f} | {max(ms):.0f} |")
+    return f"| {name} | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, 0.95):.0f} | {max(ms):.0f} |"
 
 
 def run(sequential: int, burst: int, postgres: str | None) -> str:
@@ -66,11 +66,11 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
         receiver = TimingReceiver()
         try:
             with stack.client(stack.admin_key) as admin:
-                answer = admin.post("/v1/subscribers", json={"name": "bench",
-                                                             "url": receiver.url})
+                answer = admin.post("/v1/subscribers", json={"name": "bench", "url": receiver.url})
                 receiver.secret = answer.json()["secret"]
-            api = httpx.Client(base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.editor_key}"},
-                               timeout=30)
+            api = httpx.Client(
+                base_url=stack.api_url, headers={"Authorization": f"Bearer {stack.editor_key}"}, timeout=30
+            )
 
             def post(i: int) -> tuple[str, float, float]:
                 started = time.perf_counter()
@@ -84,7 +84,9 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
             seq_latency, seq_accept = [], []
             for i in range(sequential):
                 story_id, started, accept = post(i)
-                wait_for(lambda story_id=story_id: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story")
+                wait_for(
+                    lambda story_id=story_id: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story"
+                )
                 seq_latency.append(receiver.arrivals[story_id] - started)
                 seq_accept.append(accept)
 
@@ -101,8 +103,13 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
             for name in ("enrichment", "publish", "delivery"):
                 pid = stack.processes[name].pid
                 kids = children(pid)
-                memory.append(f"{name} {rss_mib(pid):.0f} MiB main + " + " + ".join(f"{rss_mib(k):.0f}" for k in kids)
-                              + f" MiB in {len(kids)} pool process(es)" if kids else f"{name} {rss_mib(pid):.0f} MiB")
+                memory.append(
+                    f"{name} {rss_mib(pid):.0f} MiB main + "
+                    + " + ".join(f"{rss_mib(k):.0f}" for k in kids)
+                    + f" MiB in {len(kids)} pool process(es)"
+                    if kids
+                    else f"{name} {rss_mib(pid):.0f} MiB"
+                )
         finally:
             stack.stop()
             receiver.close()
@@ -124,7 +131,8 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
         f"and verified {burst_done:.1f} s after the first POST ({burst / burst_done:.1f} stories/s end to end).",
         "",
         "Worker memory (PSS: shared pages split between the processes sharing them) after the run: "
-        + "; ".join(memory) + ".",
+        + "; ".join(memory)
+        + ".",
     ]
     return "\n".join(lines)
 

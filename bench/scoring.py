@@ -40,6 +40,8 @@ def score(gold: dict[str, list[dict]], predicted: dict[str, list[dict]]) -> dict
 def table(scores: dict[str, dict[str, float]]) -> str:
     lines = ["| type | precision | recall | F1 | TP | FP | FN |", "|---|---|---|---|---|---|---|"]
     for name, s in scores.items():
-        lines.append(f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | "
-                     f"{s.get('tp', 0)} | {s.get('fp', 0)} | {s.get('fn', 0)} |")
+        lines.append(
+            f"| {name} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | "
+            f"{s.get('tp', 0)} | {s.get('fp', 0)} | {s.get('fn', 0)} |"
+        )
     return "\n".join(lines)

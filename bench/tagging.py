@@ -32,8 +32,11 @@ def main() -> None:
     parser.add_argument("gold")
     parser.add_argument("--out", help="where to write the predictions (JSON lines)")
     parser.add_argument("--errors", type=int, default=0, help="print the N most frequent false positives/negatives")
-    parser.add_argument("--compare-model", action="store_true",
-                        help="also score the bare spaCy model (no rules, no gazetteers) in the same run")
+    parser.add_argument(
+        "--compare-model",
+        action="store_true",
+        help="also score the bare spaCy model (no rules, no gazetteers) in the same run",
+    )
     args = parser.parse_args()
 
     docs = [json.loads(line) for line in Path(args.gold).read_text().splitlines() if line.strip()]
@@ -62,23 +65,29 @@ def main() -> None:
     print()
     print(table(scores))
     print()
-    print(f"Throughput: {len(docs) / elapsed:.1f} documents/s, {chars / elapsed / 1000:.0f} KB/s, in one process "
-          f"(all taggers: entities, places, subjects, keywords, language). Model and gazetteers load once: "
-          f"{load_seconds:.1f} s. Peak RSS {rss_mib():.0f} MiB (before loading: {before_load:.0f} MiB).")
+    print(
+        f"Throughput: {len(docs) / elapsed:.1f} documents/s, {chars / elapsed / 1000:.0f} KB/s, in one process "
+        f"(all taggers: entities, places, subjects, keywords, language). Model and gazetteers load once: "
+        f"{load_seconds:.1f} s. Peak RSS {rss_mib():.0f} MiB (before loading: {before_load:.0f} MiB)."
+    )
     if args.compare_model:
         from services.enrichment.taggers import ner
 
         started = time.perf_counter()
-        bare = {doc["id"]: [{"text": doc["text"][s.start:s.end], "type": s.type} for s in ner.find_spans(doc["text"])]
-                for doc in docs}
+        bare = {
+            doc["id"]: [{"text": doc["text"][s.start : s.end], "type": s.type} for s in ner.find_spans(doc["text"])]
+            for doc in docs
+        }
         bare_elapsed = time.perf_counter() - started
         bare_scores = score(gold, bare)
         print("\nThe bare model (en_core_web_sm, all-caps lines recased, OntoNotes labels mapped), same run:\n")
         print(table(bare_scores))
         print(f"\nThroughput of the bare model: {len(docs) / bare_elapsed:.1f} documents/s.")
-        print(f"Production tagger vs bare model: micro-F1 x{scores['micro']['f1'] / bare_scores['micro']['f1']:.2f}, "
-              f"LOC F1 x{scores['LOC']['f1'] / bare_scores['LOC']['f1']:.2f}, "
-              f"ORG F1 x{scores['ORG']['f1'] / bare_scores['ORG']['f1']:.2f}.")
+        print(
+            f"Production tagger vs bare model: micro-F1 x{scores['micro']['f1'] / bare_scores['micro']['f1']:.2f}, "
+            f"LOC F1 x{scores['LOC']['f1'] / bare_scores['LOC']['f1']:.2f}, "
+            f"ORG F1 x{scores['ORG']['f1'] / bare_scores['ORG']['f1']:.2f}."
+        )
     if args.errors:
         fp, fn = Counter(), Counter()
         for doc_id, gold_entities in gold.items():

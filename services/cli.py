@@ -1,14 +1,14 @@
 """``newswire`` — one entry point for every service and operator task.
 
-    newswire run                      whole pipeline on embedded defaults (make run)
-    newswire migrate                  create/upgrade the database schema
-    newswire keys create --role editor|admin --name NAME
-    newswire keys list | revoke ID
-    newswire api [--host H] [--port P]
-    newswire worker enrichment|publish|delivery [--concurrency N]
-    newswire beat                     the scheduler (run exactly one)
-    newswire receiver --port P --secret whsec_... [--out FILE]
-    newswire seed [--dir DIR]
+newswire run                      whole pipeline on embedded defaults (make run)
+newswire migrate                  create/upgrade the database schema
+newswire keys create --role editor|admin --name NAME
+newswire keys list | revoke ID
+newswire api [--host H] [--port P]
+newswire worker enrichment|publish|delivery [--concurrency N]
+newswire beat                     the scheduler (run exactly one)
+newswire receiver --port P --secret whsec_... [--out FILE]
+newswire seed [--dir DIR]
 """
 
 from __future__ import annotations
@@ -117,12 +117,18 @@ def cmd_worker(args) -> int:
     app.worker_main(
         [
             "worker",
-            "--queues", args.queue,
-            "--hostname", f"{args.queue}-{os.getpid()}@%h",
-            "--pool", args.pool or pool,
-            "--concurrency", str(args.concurrency or concurrency),
-            "--loglevel", args.loglevel,
-            "--without-gossip", "--without-mingle",
+            "--queues",
+            args.queue,
+            "--hostname",
+            f"{args.queue}-{os.getpid()}@%h",
+            "--pool",
+            args.pool or pool,
+            "--concurrency",
+            str(args.concurrency or concurrency),
+            "--loglevel",
+            args.loglevel,
+            "--without-gossip",
+            "--without-mingle",
         ]
     )
     return 0
@@ -204,9 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     receiver = sub.add_parser("receiver", help="run the reference webhook receiver")
     receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument("--secret", default=os.environ.get("NEWSWIRE_RECEIVER_SECRET"),
-                          help="the subscriber's whsec_... secret (or set NEWSWIRE_RECEIVER_SECRET, "
-                               "which keeps it out of the process list)")
+    receiver.add_argument(
+        "--secret",
+        default=os.environ.get("NEWSWIRE_RECEIVER_SECRET"),
+        help="the subscriber's whsec_... secret (or set NEWSWIRE_RECEIVER_SECRET, "
+        "which keeps it out of the process list)",
+    )
     receiver.add_argument("--out", help="also append each verified event to this JSON-lines file")
     receiver.set_defaults(fn=cmd_receiver)
 
@@ -233,8 +242,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except SQLAlchemyError as exc:
         reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
-        print(f"error: database: {reason} (is it reachable, and migrated with `newswire migrate`?)",
-              file=sys.stderr)
+        print(f"error: database: {reason} (is it reachable, and migrated with `newswire migrate`?)", file=sys.stderr)
         return 1
 
 

@@ -155,15 +155,16 @@ def _banner(api_url, keys, report, logs, redis, receiver_port) -> None:
         f"  Redis        {'embedded, ' if redis else ''}{os.environ['NEWSWIRE_REDIS_URL']}",
         f"  Database     {get_settings().sqlalchemy_url}",
         f"  Logs         {logs}/",
-        f"  Receiver     http://127.0.0.1:{receiver_port}/webhooks (its lines appear below)" if receiver_port else
-        "  Receiver     not started (no demo-receiver subscriber in seeds/)",
+        f"  Receiver     http://127.0.0.1:{receiver_port}/webhooks (its lines appear below)"
+        if receiver_port
+        else "  Receiver     not started (no demo-receiver subscriber in seeds/)",
         f"  Seed stories {seeded}",
         f"  Editor key   {keys['editor']}",
         f"  Admin key    {keys['admin']}",
         "",
         "Post a story:",
         f"  curl -s -X POST {api_url}/v1/stories -H 'Authorization: Bearer {keys['editor']}' \\",
-        "       -H 'Content-Type: application/json' -d '{\"headline\": \"Hello\", \"body_text\": \"From Astana.\"}'",
+        '       -H \'Content-Type: application/json\' -d \'{"headline": "Hello", "body_text": "From Astana."}\'',
         "Press Ctrl-C to stop.",
         "",
     ]

@@ -71,9 +71,9 @@ class Settings(BaseSettings):
         """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
         url = self.database_url or f"sqlite:///{(self.data_dir / 'newswire.db').resolve()}"
         if url.startswith("postgres://"):
-            url = "postgresql://" + url[len("postgres://"):]
+            url = "postgresql://" + url[len("postgres://") :]
         if url.startswith("postgresql://"):
-            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+            url = "postgresql+psycopg://" + url[len("postgresql://") :]
         return url
 
     @property

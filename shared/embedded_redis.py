@@ -50,13 +50,20 @@ class EmbeddedRedis:
         self.directory.mkdir(parents=True, exist_ok=True)
         args = [
             server_binary(),
-            "--bind", "127.0.0.1",
-            "--port", str(self.port),
-            "--dir", str(self.directory.resolve()),
-            "--appendonly", "yes" if self.appendonly else "no",
-            "--save", "",
-            "--maxmemory-policy", "noeviction",
-            "--logfile", "redis.log",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.directory.resolve()),
+            "--appendonly",
+            "yes" if self.appendonly else "no",
+            "--save",
+            "",
+            "--maxmemory-policy",
+            "noeviction",
+            "--logfile",
+            "redis.log",
         ]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         client = redis.Redis.from_url(self.url)

@@ -102,12 +102,17 @@ def requeue_stuck(stuck_after: timedelta, max_requeues: int, limit: int = 200) -
         ).all()
         for version in stuck:
             if version.requeues >= max_requeues:
-                event_ids += fail(session, version, f"no worker finished the {version.state} step after "
-                                                    f"{version.requeues + 1} tries; see the worker logs")
+                event_ids += fail(
+                    session,
+                    version,
+                    f"no worker finished the {version.state} step after "
+                    f"{version.requeues + 1} tries; see the worker logs",
+                )
                 continue
             version.requeues += 1
-            event = events.record(session, events.EVENT_FOR_STATE[VersionState(version.state)], version.id,
-                                  version.urgency)
+            event = events.record(
+                session, events.EVENT_FOR_STATE[VersionState(version.state)], version.id, version.urgency
+            )
             session.flush()
             event_ids.append(event.id)
             log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)

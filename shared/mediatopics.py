@@ -39,8 +39,7 @@ def topics() -> dict[str, Topic]:
         return tuple(chain)
 
     return {
-        qcode_of(uri): Topic(qcode_of(uri), uri, c["prefLabel"]["en-GB"], ancestors(uri))
-        for uri, c in concepts.items()
+        qcode_of(uri): Topic(qcode_of(uri), uri, c["prefLabel"]["en-GB"], ancestors(uri)) for uri, c in concepts.items()
     }
 
 

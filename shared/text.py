@@ -19,4 +19,3 @@ def html_to_text(body_html: str) -> str:
     """Plain text of an HTML body, block elements turned into line breaks."""
     spaced = _BLOCK_TAGS.sub("\n", body_html)
     return html.unescape(nh3.clean(spaced, tags=set())).strip()
-

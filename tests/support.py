@@ -78,9 +78,21 @@ class Receiver:
         self.out = stack.data_dir / f"received-{self.port}.jsonl"
         self.log = (stack.data_dir / f"receiver-{self.port}.log").open("w")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "receiver", "--port", str(self.port), "--secret", secret,
-             "--out", str(self.out)],
-            env=stack.env, stdout=self.log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "receiver",
+                "--port",
+                str(self.port),
+                "--secret",
+                secret,
+                "--out",
+                str(self.out),
+            ],
+            env=stack.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         wait_for(self._listening, timeout=20, what="the receiver to listen")
 
@@ -216,7 +228,6 @@ class Stack:
         if self.engine is not None:
             self.engine.dispose()
         self.redis.stop()
-
 
 
 class LocalEndpoint:

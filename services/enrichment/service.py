@@ -23,8 +23,13 @@ def tags_for(*, headline: str, body: str, located: str | None, language: str | N
     """The taggers' output, typed. Never raises: a failure is recorded in the tags, and the
     story goes on without them (enrichment never blocks the wire)."""
     try:
-        raw = tag_story(headline=headline, body=body, located=located, language=language,
-                        budget_seconds=get_settings().tagger_budget_seconds)
+        raw = tag_story(
+            headline=headline,
+            body=body,
+            located=located,
+            language=language,
+            budget_seconds=get_settings().tagger_budget_seconds,
+        )
         return StoryTags.model_validate(raw)
     except Exception as exc:
         log.exception("tagging failed")

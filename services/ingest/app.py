@@ -29,9 +29,7 @@ def operation_id(route: APIRoute) -> str:
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(
-        title="Newswire", version="1", description=DESCRIPTION, generate_unique_id_function=operation_id
-    )
+    app = FastAPI(title="Newswire", version="1", description=DESCRIPTION, generate_unique_id_function=operation_id)
     app.add_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_request_bytes)
     errors.install(app)
     for router in (health.router, stories, subscribers, deliveries, keys):

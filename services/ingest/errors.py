@@ -42,19 +42,36 @@ def error_response(status: int, code: str, message: str, details: list | None = 
 
 #: What each error status means here, with an example body, for the OpenAPI description.
 ERRORS: dict[int, tuple[str, str, str]] = {
-    400: ("The body is not valid JSON, or a cursor is not one this API gave out.", "malformed_json",
-          "the request body is not valid JSON"),
+    400: (
+        "The body is not valid JSON, or a cursor is not one this API gave out.",
+        "malformed_json",
+        "the request body is not valid JSON",
+    ),
     401: ("No API key, or an unknown or revoked one.", "unauthenticated", "unknown or revoked API key"),
     403: ("The key's role may not do this.", "forbidden", "this needs the admin role"),
     404: ("No such resource.", "not_found", "no story 3f0c2b6e9d0a4c1f8e7b6a5d4c3b2a19"),
-    409: ("The request conflicts with the resource's state (a killed story, an Idempotency-Key reused "
-          "with another body, a duplicate name).", "story_killed", "story 3f0c… was killed; it takes no new versions"),
-    413: ("The body is larger than NEWSWIRE_MAX_REQUEST_BYTES.", "body_too_large",
-          "request body is larger than 1048576 bytes"),
-    422: ("The request does not match the schema; `details` lists each field.", "invalid_request",
-          "the request does not match the schema"),
-    500: ("Something failed on the server. Nothing was stored unless a 2xx came back: send the request "
-          "again, with an Idempotency-Key.", "internal_error", "something went wrong on our side"),
+    409: (
+        "The request conflicts with the resource's state (a killed story, an Idempotency-Key reused "
+        "with another body, a duplicate name).",
+        "story_killed",
+        "story 3f0c… was killed; it takes no new versions",
+    ),
+    413: (
+        "The body is larger than NEWSWIRE_MAX_REQUEST_BYTES.",
+        "body_too_large",
+        "request body is larger than 1048576 bytes",
+    ),
+    422: (
+        "The request does not match the schema; `details` lists each field.",
+        "invalid_request",
+        "the request does not match the schema",
+    ),
+    500: (
+        "Something failed on the server. Nothing was stored unless a 2xx came back: send the request "
+        "again, with an Idempotency-Key.",
+        "internal_error",
+        "something went wrong on our side",
+    ),
 }
 
 
@@ -87,8 +104,7 @@ def use_error_body_for_validation(spec: dict[str, Any]) -> None:
 
 def _validation_details(exc: RequestValidationError) -> list[dict[str, Any]]:
     return [
-        {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None, "message": e.get("msg")}
-        for e in exc.errors()
+        {"field": ".".join(str(p) for p in e.get("loc", ())[1:]) or None, "message": e.get("msg")} for e in exc.errors()
     ]
 
 
@@ -118,6 +134,8 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
         return error_response(
-            500, "internal_error", "something went wrong on our side; nothing was lost if you got no 2xx, "
+            500,
+            "internal_error",
+            "something went wrong on our side; nothing was lost if you got no 2xx, "
             "so the request can be sent again (with an Idempotency-Key)",
         )

@@ -36,9 +36,7 @@ def load_subscribers(settings: Settings, seeds_dir: Path, report: SeedReport) ->
         with session_scope() as session:
             existing = session.exec(select(Subscriber).where(Subscriber.name == spec["name"])).first()
             if existing is None:
-                existing = subscribers.create_subscriber(
-                    session=session, settings=settings, name=spec["name"], url=url
-                )
+                existing = subscribers.create_subscriber(session=session, settings=settings, name=spec["name"], url=url)
                 report.created.append(f"subscriber {spec['name']}")
             report.subscribers[spec["name"]] = existing
 

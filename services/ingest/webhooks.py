@@ -19,9 +19,9 @@ DESCRIPTIONS = {
     "story.published": "A new story (version 1).",
     "story.updated": "A new version of a story: new content, or editors' tag changes.",
     "story.corrected": "A corrected version; `data.edNote` says what was corrected. Also sent to every "
-                       "site that got an earlier version.",
+    "site that got an earlier version.",
     "story.killed": "The story is withdrawn: `data.pubStatus` is `canceled`, `data.edNote` the reason. "
-                    "Sent only to sites that may hold an earlier version: take the story down.",
+    "Sent only to sites that may hold an earlier version: take the story down.",
 }
 
 WebhookId = Annotated[str, Header(alias="webhook-id")]
@@ -33,14 +33,19 @@ def document(app: FastAPI) -> None:
     for event_type, description in DESCRIPTIONS.items():
 
         def receiver(
-            body: WebhookEvent, webhook_id: WebhookId, webhook_timestamp: WebhookTimestamp,
+            body: WebhookEvent,
+            webhook_id: WebhookId,
+            webhook_timestamp: WebhookTimestamp,
             webhook_signature: WebhookSignature,
         ) -> None:
             """Implemented by the subscriber."""
 
         app.webhooks.post(
-            event_type, summary=event_type, description=f"{description}\n\n{HEADERS}",
-            operation_id=event_type.replace(".", "_"), tags=["webhooks"],
+            event_type,
+            summary=event_type,
+            description=f"{description}\n\n{HEADERS}",
+            operation_id=event_type.replace(".", "_"),
+            tags=["webhooks"],
         )(receiver)
 
 

@@ -297,8 +297,9 @@ def _withdraw(session: Session, delivery_ids: list[str]) -> None:
         )
 
 
-def _record(delivery_id: str, lease: datetime, attempt_no: int, started: datetime,
-            result: webhook.SendResult, settings) -> str:
+def _record(
+    delivery_id: str, lease: datetime, attempt_no: int, started: datetime, result: webhook.SendResult, settings
+) -> str:
     """Write the attempt, and the delivery's new state if this worker still holds its lease."""
     if result.ok:
         outcome, values = "delivered", {"state": DeliveryState.delivered, "delivered_at": utcnow()}

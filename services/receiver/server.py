@@ -53,8 +53,11 @@ class Handler(BaseHTTPRequestHandler):
         places = ",".join(sorted({p["literal"] for p in item.get("places", []) if p.get("literal")}))
         headline = item["headlines"][0]["value"] if item.get("headlines") else ""
         story_id = item["uri"].rsplit(":", 1)[-1]
-        print(f"received {event['type']} story={story_id} v{item['version']} "
-              f"\"{headline}\" places={places} (signature verified)", flush=True)
+        print(
+            f"received {event['type']} story={story_id} v{item['version']} "
+            f'"{headline}" places={places} (signature verified)',
+            flush=True,
+        )
         if self.server.out:
             with self.server.lock, self.server.out.open("a") as fh:
                 fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")

@@ -13,8 +13,14 @@ from shared.timeutil import utcnow
 
 KAZAKHSTAN_DIPLOMACY = {
     "places": [{"name": "Astana", "code": "KZ", "kind": "capital"}],
-    "subjects": [{"name": "summit meeting", "uri": "http://cv.iptc.org/newscodes/mediatopic/20000640",
-                  "qcode": "medtop:20000640", "broader": ["medtop:20000638", "medtop:11000000"]}],
+    "subjects": [
+        {
+            "name": "summit meeting",
+            "uri": "http://cv.iptc.org/newscodes/mediatopic/20000640",
+            "qcode": "medtop:20000640",
+            "broader": ["medtop:20000638", "medtop:11000000"],
+        }
+    ],
 }
 
 
@@ -52,6 +58,7 @@ def mark_delivered(delivery_id: str) -> None:
     """What a successful send records."""
     with db.session_scope() as session:
         session.exec(
-            update(Delivery).where(Delivery.id == delivery_id)
+            update(Delivery)
+            .where(Delivery.id == delivery_id)
             .values(state=DeliveryState.delivered, attempts=1, delivered_at=utcnow())
         )

@@ -19,8 +19,10 @@ def test_update_and_correction_are_new_versions_with_kind_author_and_note(api):
     path = f"/v1/stories/{story['id']}"
     updated = api.editor.put(path, json={**STORY, "body_text": "Kerry arrived on Monday."})
     assert updated.status_code == 202 and updated.json()["version"] == 2
-    corrected = api.admin.post(f"{path}/corrections", json={**STORY, "body_text": "Kerry arrived on Tuesday.",
-                                                            "note": "Corrects the day of arrival"})
+    corrected = api.admin.post(
+        f"{path}/corrections",
+        json={**STORY, "body_text": "Kerry arrived on Tuesday.", "note": "Corrects the day of arrival"},
+    )
     assert corrected.status_code == 202 and corrected.json()["version"] == 3
     versions = api.editor.get(f"{path}/versions").json()
     assert [(v["version"], v["kind"], v["event_type"], v["filed_by"]) for v in versions] == [

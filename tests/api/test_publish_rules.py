@@ -70,8 +70,11 @@ def test_an_unrenderable_version_fails_with_its_error_and_can_be_retried(api):
 def test_a_failed_version_is_not_retried_once_a_newer_one_is_out(api):
     story_id = file_two_versions(api)
     with db.session_scope() as session:
-        session.exec(update(StoryVersion).where(StoryVersion.id == version_row(story_id, 1).id)
-                     .values(state="failed", error="gave up"))
+        session.exec(
+            update(StoryVersion)
+            .where(StoryVersion.id == version_row(story_id, 1).id)
+            .values(state="failed", error="gave up")
+        )
     enrich(story_id, 2)
     render(story_id, 2)
     answer = api.editor.post(f"/v1/stories/{story_id}/versions/1/retry")

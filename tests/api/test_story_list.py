@@ -74,8 +74,12 @@ def test_filters(api):
 
 def test_editor_tag_changes_are_filterable(api):
     story = file(api, "Talks")
-    api.editor.put(f"/v1/stories/{story}/tags", json={"add": [{"type": "place", "name": "Bishkek", "code": "KG"},
-                                                                {"type": "subject", "uri": "medtop:20000639"}]})
+    api.editor.put(
+        f"/v1/stories/{story}/tags",
+        json={
+            "add": [{"type": "place", "name": "Bishkek", "code": "KG"}, {"type": "subject", "uri": "medtop:20000639"}]
+        },
+    )
     assert pages(api, {"place": "KG"})[0] == [story]
     assert pages(api, {"subject": "medtop:11000000"})[0] == [story]
 
@@ -85,7 +89,12 @@ def test_list_items_say_what_an_editor_needs(api):
     (item,) = api.editor.get("/v1/stories").json()["items"]
     assert item["id"] == story and item["uri"] == f"urn:newswire:story:{story}"
     assert (item["headline"], item["slugline"], item["urgency"], item["status"], item["version"]) == (
-        "Kerry in Astana", "Kerry-Astana", 3, "received", 1)
+        "Kerry in Astana",
+        "Kerry-Astana",
+        3,
+        "received",
+        1,
+    )
     assert item["links"]["self"] == f"/v1/stories/{story}"
 
 

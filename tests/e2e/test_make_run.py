@@ -18,10 +18,16 @@ from tests.support import wait_for
 def test_run_carries_seed_and_posted_stories_then_stops_cleanly(tmp_path):
     api_port, receiver_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    env.update(NEWSWIRE_DATA_DIR=str(tmp_path / "data"), NEWSWIRE_PORT=str(api_port),
-               NEWSWIRE_RECEIVER_PORT=str(receiver_port))
-    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    env.update(
+        NEWSWIRE_DATA_DIR=str(tmp_path / "data"), NEWSWIRE_PORT=str(api_port), NEWSWIRE_RECEIVER_PORT=str(receiver_port)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
     reader.start()
@@ -32,17 +38,30 @@ def test_run_carries_seed_and_posted_stories_then_stops_cleanly(tmp_path):
         assert re.search(r"Admin key\s+nw_\S+", output)
         assert f"http://127.0.0.1:{api_port}/docs" in output
 
-        wait_for(lambda: any("received story.published" in line and "Central Asia" in line
-                             and "KZ" in line and "signature verified" in line for line in lines),
-                 timeout=30, what="the seed story at the receiver")
+        wait_for(
+            lambda: any(
+                "received story.published" in line
+                and "Central Asia" in line
+                and "KZ" in line
+                and "signature verified" in line
+                for line in lines
+            ),
+            timeout=30,
+            what="the seed story at the receiver",
+        )
 
-        answer = httpx.post(f"http://127.0.0.1:{api_port}/v1/stories",
-                            headers={"Authorization": f"Bearer {editor_key}"},
-                            json={"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."})
+        answer = httpx.post(
+            f"http://127.0.0.1:{api_port}/v1/stories",
+            headers={"Authorization": f"Bearer {editor_key}"},
+            json={"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."},
+        )
         assert answer.status_code == 202, answer.text
         story_id = answer.json()["id"]
-        wait_for(lambda: any(story_id in line and "TJ" in line for line in lines),
-                 timeout=30, what="the posted story at the receiver")
+        wait_for(
+            lambda: any(story_id in line and "TJ" in line for line in lines),
+            timeout=30,
+            what="the posted story at the receiver",
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(60)
@@ -58,16 +77,26 @@ def test_run_carries_seed_and_posted_stories_then_stops_cleanly(tmp_path):
 def test_run_twice_keeps_keys_and_does_not_reseed(tmp_path):
     """A second start on the same data directory reuses keys and adds no story."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("NEWSWIRE_")}
-    env.update(NEWSWIRE_DATA_DIR=str(tmp_path / "data"), NEWSWIRE_PORT=str(free_port()),
-               NEWSWIRE_RECEIVER_PORT=str(free_port()))
+    env.update(
+        NEWSWIRE_DATA_DIR=str(tmp_path / "data"),
+        NEWSWIRE_PORT=str(free_port()),
+        NEWSWIRE_RECEIVER_PORT=str(free_port()),
+    )
     outputs = []
     for _ in range(2):
-        proc = subprocess.Popen([sys.executable, "-m", "services.cli", "run"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "run"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         lines: list[str] = []
         threading.Thread(target=lambda out=lines, p=proc: out.extend(iter(p.stdout.readline, "")), daemon=True).start()
         try:
-            wait_for(lambda out=lines: any("Newswire is running." in line for line in out), timeout=90, what="the banner")
+            wait_for(
+                lambda out=lines: any("Newswire is running." in line for line in out), timeout=90, what="the banner"
+            )
         finally:
             proc.send_signal(signal.SIGINT)
             assert proc.wait(60) == 0

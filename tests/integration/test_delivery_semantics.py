@@ -20,7 +20,8 @@ def test_503_with_retry_after_is_retried_with_the_same_webhook_id(stack, endpoin
     story = post_story(stack, "Retried story")
     delivered = wait_for(
         lambda: [d for d in deliveries(stack, endpoint.subscriber_id, story["id"]) if d["state"] == "delivered"],
-        timeout=60, what="delivery after two failures",
+        timeout=60,
+        what="delivery after two failures",
     )[0]
     assert [a["status_code"] for a in delivered["attempts"]] == [503, 500, 200]
     ids = {r["headers"]["webhook-id"] for r in endpoint.requests}
@@ -33,7 +34,8 @@ def test_410_disables_the_subscriber(stack, endpoint_factory):
     story = post_story(stack, "Gone endpoint")
     failed = wait_for(
         lambda: [d for d in deliveries(stack, endpoint.subscriber_id, story["id"]) if d["state"] == "failed"],
-        timeout=60, what="the 410 to fail the delivery",
+        timeout=60,
+        what="the 410 to fail the delivery",
     )[0]
     assert [a["status_code"] for a in failed["attempts"]] == [410]
     with stack.client(stack.admin_key) as admin:
@@ -47,7 +49,8 @@ def test_redirect_is_a_failure_and_is_not_followed(stack, endpoint_factory):
     story = post_story(stack, "Redirected story")
     delivered = wait_for(
         lambda: [d for d in deliveries(stack, endpoint.subscriber_id, story["id"]) if d["state"] == "delivered"],
-        timeout=60, what="delivery after the redirect",
+        timeout=60,
+        what="delivery after the redirect",
     )[0]
     assert [a["status_code"] for a in delivered["attempts"]] == [302, 200]
     assert len(endpoint.requests) == 2  # the redirect target was never asked

@@ -6,14 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 from tests.support import wait_for
 
-STORY = {"headline": "Kerry visits Astana", "body_text": "US Secretary of State John Kerry met ministers in Astana.",
-         "slugline": "Kerry-Astana"}
+STORY = {
+    "headline": "Kerry visits Astana",
+    "body_text": "US Secretary of State John Kerry met ministers in Astana.",
+    "slugline": "Kerry-Astana",
+}
 
 
 def versions_at(receiver, story):
     """(version, type) of each event the reference receiver verified for the story, in arrival order."""
-    return [(e["event"]["data"]["version"], e["event"]["type"]) for e in receiver.events()
-            if e["event"]["data"]["uri"] == story["uri"]]
+    return [
+        (e["event"]["data"]["version"], e["event"]["type"])
+        for e in receiver.events()
+        if e["event"]["data"]["uri"] == story["uri"]
+    ]
 
 
 def events_at(endpoint, story):
@@ -33,19 +39,31 @@ def test_an_update_and_a_correction_arrive_as_versions_2_and_3_in_order(stack, s
         wait_for(lambda: versions_at(receiver, story), timeout=60, what="version 1")
         path = f"/v1/stories/{story['id']}"
         assert api.put(path, json={**STORY, "body_text": STORY["body_text"] + " Talks went on."}).status_code == 202
-        post(api, f"{path}/corrections", {**STORY, "body_text": "John Kerry met ministers in Astana on Monday.",
-                                          "note": "Corrects the day of the meeting"})
+        post(
+            api,
+            f"{path}/corrections",
+            {
+                **STORY,
+                "body_text": "John Kerry met ministers in Astana on Monday.",
+                "note": "Corrects the day of the meeting",
+            },
+        )
         wait_for(lambda: len(versions_at(receiver, story)) == 3, timeout=60, what="versions 2 and 3")
-        assert versions_at(receiver, story) == [("1", "story.published"), ("2", "story.updated"),
-                                                ("3", "story.corrected")]
+        assert versions_at(receiver, story) == [
+            ("1", "story.published"),
+            ("2", "story.updated"),
+            ("3", "story.corrected"),
+        ]
         corrected = [e["event"]["data"] for e in receiver.events() if e["event"]["data"]["uri"] == story["uri"]][2]
         assert corrected["edNote"] == "Corrects the day of the meeting"
         assert corrected["bodies"][0]["value"] == "John Kerry met ministers in Astana on Monday."
         assert api.get(f"{path}/versions/3").json() == corrected  # the ninjs as sent
         history = api.get(f"{path}/versions").json()
         assert [(v["kind"], v["state"], v["filed_by"]) for v in history] == [
-            ("original", "published", "test editor"), ("update", "published", "test editor"),
-            ("correction", "published", "test editor")]
+            ("original", "published", "test editor"),
+            ("update", "published", "test editor"),
+            ("correction", "published", "test editor"),
+        ]
 
 
 def test_a_kill_reaches_every_earlier_recipient_and_nobody_else(stack, endpoint_factory):
@@ -53,13 +71,19 @@ def test_a_kill_reaches_every_earlier_recipient_and_nobody_else(stack, endpoint_
     with stack.client(stack.editor_key) as api:
         story = post(api, "/v1/stories", STORY)
         path = f"/v1/stories/{story['id']}"
-        wait_for(lambda: all(events_at(e, story) for e in (first, second, going_away)), timeout=60,
-                 what="version 1 at every subscriber")
+        wait_for(
+            lambda: all(events_at(e, story) for e in (first, second, going_away)),
+            timeout=60,
+            what="version 1 at every subscriber",
+        )
         going_away.script = [(410, {})]  # answers the update with 410 Gone: it is disabled
         api.put(path, json={**STORY, "headline": "Kerry visits Astana and Bishkek"})
         post(api, f"{path}/corrections", {**STORY, "headline": "Kerry visits Astana", "note": "Bishkek leg cancelled"})
-        wait_for(lambda: len(events_at(first, story)) == 3 and len(events_at(second, story)) == 3, timeout=60,
-                 what="versions 2 and 3 at the active subscribers")
+        wait_for(
+            lambda: len(events_at(first, story)) == 3 and len(events_at(second, story)) == 3,
+            timeout=60,
+            what="versions 2 and 3 at the active subscribers",
+        )
         late = endpoint_factory()  # subscribed after version 3 went out, before the kill
         post(api, f"{path}/kill", {"reason": "Legal: the meeting did not take place"})
         for endpoint in (first, second):
@@ -70,11 +94,20 @@ def test_a_kill_reaches_every_earlier_recipient_and_nobody_else(stack, endpoint_
             assert kill["data"]["edNote"] == "Legal: the meeting did not take place"
         with stack.client(stack.admin_key) as admin:
             # The kill was rendered (two sites have it): its audience is fixed, and it left out the late subscriber.
-            assert [d for d in admin.get(f"/v1/subscribers/{late.subscriber_id}/deliveries").json()
-                    if d["story_id"] == story["id"]] == []
-            held = wait_for(lambda: [d for d in admin.get(f"/v1/subscribers/{going_away.subscriber_id}/deliveries")
-                                     .json() if d["story_id"] == story["id"] and d["version"] == 4], timeout=30,
-                            what="the kill held for the disabled subscriber")
+            assert [
+                d
+                for d in admin.get(f"/v1/subscribers/{late.subscriber_id}/deliveries").json()
+                if d["story_id"] == story["id"]
+            ] == []
+            held = wait_for(
+                lambda: [
+                    d
+                    for d in admin.get(f"/v1/subscribers/{going_away.subscriber_id}/deliveries").json()
+                    if d["story_id"] == story["id"] and d["version"] == 4
+                ],
+                timeout=30,
+                what="the kill held for the disabled subscriber",
+            )
             assert held[0]["state"] == "pending"
             assert [e["data"]["version"] for e in events_at(going_away, story)] == ["1"]
             assert admin.post(f"/v1/subscribers/{going_away.subscriber_id}/enable").status_code == 200
@@ -94,8 +127,11 @@ def test_a_kill_during_embargo_sends_nothing_to_anyone(stack, site):
         path = f"/v1/stories/{story['id']}"
         wait_for(lambda: api.get(path).json()["state"] == "embargoed", timeout=30, what="the story to be parked")
         post(api, f"{path}/kill", {"reason": "Story dropped"})
-        wait_for(lambda: api.get(f"{path}/versions").json()[-1]["state"] == "published", timeout=60,
-                 what="the kill to be rendered")
+        wait_for(
+            lambda: api.get(f"{path}/versions").json()[-1]["state"] == "published",
+            timeout=60,
+            what="the kill to be rendered",
+        )
         # A story filed after the embargo time has arrived: the release sweep has run past it.
         wait_for(lambda: datetime.now(UTC) > until, timeout=30, what="the embargo time")
         marker = post(api, "/v1/stories", {"headline": "Marker", "body_text": "After the embargo."})
@@ -103,8 +139,12 @@ def test_a_kill_during_embargo_sends_nothing_to_anyone(stack, site):
         assert versions_at(receiver, story) == []
         assert [v["state"] for v in api.get(f"{path}/versions").json()] == ["withdrawn", "published"]
     with stack.client(stack.admin_key) as admin:
-        assert not [d for s in admin.get("/v1/subscribers").json()
-                    for d in admin.get(f"/v1/subscribers/{s['id']}/deliveries").json() if d["story_id"] == story["id"]]
+        assert not [
+            d
+            for s in admin.get("/v1/subscribers").json()
+            for d in admin.get(f"/v1/subscribers/{s['id']}/deliveries").json()
+            if d["story_id"] == story["id"]
+        ]
 
 
 def test_a_version_no_worker_can_finish_fails_visibly_and_goes_out_when_retried(stack, site):
@@ -114,8 +154,11 @@ def test_a_version_no_worker_can_finish_fails_visibly_and_goes_out_when_retried(
         with stack.client(stack.editor_key) as api:
             story = post(api, "/v1/stories", STORY)
             path = f"/v1/stories/{story['id']}"
-            failed = wait_for(lambda: (lambda v: v if v["status"] == "failed" else None)(api.get(path).json()),
-                              timeout=60, what="the version to fail after its re-queues")
+            failed = wait_for(
+                lambda: (lambda v: v if v["status"] == "failed" else None)(api.get(path).json()),
+                timeout=60,
+                what="the version to fail after its re-queues",
+            )
             entry = [t for t in failed["timeline"] if t["event"] == "failed"][0]
             assert "no worker finished the stored step" in entry["detail"]
             listed = api.get("/v1/stories", params={"status": "failed"}).json()["items"]

@@ -4,22 +4,27 @@ from tests.support import wait_for
 
 
 def delivered_versions(receiver, story_id):
-    return {e["event"]["data"]["version"]: e["event"] for e in receiver.events()
-            if e["event"]["data"]["uri"].endswith(story_id)}
+    return {
+        e["event"]["data"]["version"]: e["event"]
+        for e in receiver.events()
+        if e["event"]["data"]["uri"].endswith(story_id)
+    }
 
 
 def test_editor_changes_win_and_go_out_as_a_new_version(stack, site):
     _subscriber, receiver = site
     with stack.client(stack.editor_key) as api:
-        story = api.post("/v1/stories", json={
-            "headline": "Kerry visits Astana",
-            "body_text": "US Secretary of State John Kerry met foreign ministers in Astana and Istanbul.",
-        }).json()
+        story = api.post(
+            "/v1/stories",
+            json={
+                "headline": "Kerry visits Astana",
+                "body_text": "US Secretary of State John Kerry met foreign ministers in Astana and Istanbul.",
+            },
+        ).json()
         wait_for(lambda: "1" in delivered_versions(receiver, story["id"]), timeout=60, what="version 1")
 
         changes = {
-            "add": [{"type": "place", "name": "Dushanbe", "code": "TJ"},
-                    {"type": "subject", "uri": "medtop:20000640"}],
+            "add": [{"type": "place", "name": "Dushanbe", "code": "TJ"}, {"type": "subject", "uri": "medtop:20000640"}],
             "remove": [{"type": "place", "name": "Istanbul"}],
         }
         answer = api.put(f"/v1/stories/{story['id']}/tags", json=changes)

@@ -22,9 +22,11 @@ def test_story_is_delivered_when_taggers_run_out_of_time(starved_stack, seed_sto
     try:
         with stack.client(stack.editor_key) as api:
             story = api.post("/v1/stories", json=seed_story).json()
-            event = wait_for(lambda: next((e for e in receiver.events()
-                                           if e["event"]["data"]["uri"] == story["uri"]), None),
-                             timeout=60, what="the story despite failed taggers")
+            event = wait_for(
+                lambda: next((e for e in receiver.events() if e["event"]["data"]["uri"] == story["uri"]), None),
+                timeout=60,
+                what="the story despite failed taggers",
+            )
             view = api.get(f"/v1/stories/{story['id']}").json()
     finally:
         receiver.stop()

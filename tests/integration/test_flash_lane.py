@@ -10,19 +10,24 @@ def test_flash_story_overtakes_a_routine_backlog(stack):
     stack.kill("enrichment")
     try:
         with stack.client(stack.editor_key) as api:
-            routine = [api.post("/v1/stories", json={"headline": f"Routine {i}", "body_text": "Markets in Tashkent.",
-                                                     "urgency": 5}).json()["id"] for i in range(15)]
-            flash = api.post("/v1/stories", json={"headline": "FLASH: quake", "body_text": "A quake hit Almaty.",
-                                                  "urgency": 1}).json()["id"]
+            routine = [
+                api.post(
+                    "/v1/stories", json={"headline": f"Routine {i}", "body_text": "Markets in Tashkent.", "urgency": 5}
+                ).json()["id"]
+                for i in range(15)
+            ]
+            flash = api.post(
+                "/v1/stories", json={"headline": "FLASH: quake", "body_text": "A quake hit Almaty.", "urgency": 1}
+            ).json()["id"]
     finally:
         stack.restart("enrichment")
     ids = routine + [flash]
 
     def enriched_order():
         with stack.engine.connect() as conn:
-            rows = conn.execute(sa.text(
-                "SELECT story_id, enriched_at FROM story_version WHERE enriched_at IS NOT NULL"
-            )).all()
+            rows = conn.execute(
+                sa.text("SELECT story_id, enriched_at FROM story_version WHERE enriched_at IS NOT NULL")
+            ).all()
         done = {story_id: at for story_id, at in rows if story_id in ids}
         return done if len(done) == len(ids) else None
 

@@ -30,7 +30,8 @@ def test_seed_story_reaches_receiver_signed_as_ninjs(stack, site, seed_story):
         # The receiver writes only what passed standardwebhooks verification.
         event = wait_for(
             lambda: next((e for e in receiver.events() if e["event"]["data"]["uri"] == story["uri"]), None),
-            timeout=60, what="the seed story at the receiver",
+            timeout=60,
+            what="the seed story at the receiver",
         )["event"]
         item = event["data"]
         assert event["type"] == "story.published"
@@ -47,11 +48,15 @@ def test_seed_story_reaches_receiver_signed_as_ninjs(stack, site, seed_story):
         assert diplomacy and 0 <= diplomacy[0]["confidence"] <= 100
 
         view = wait_for(
-            lambda: (lambda v: v if any(t["event"] == "delivered" and t["subscriber_id"] == subscriber["id"]
-                                         for t in v["timeline"]) else None)(
-                api.get(f"/v1/stories/{story['id']}").json()
-            ),
-            timeout=30, what="the delivery to show in the timeline",
+            lambda: (
+                lambda v: (
+                    v
+                    if any(t["event"] == "delivered" and t["subscriber_id"] == subscriber["id"] for t in v["timeline"])
+                    else None
+                )
+            )(api.get(f"/v1/stories/{story['id']}").json()),
+            timeout=30,
+            what="the delivery to show in the timeline",
         )
     assert view["status"] == "published"
     events = [t["event"] for t in view["timeline"]]
@@ -64,8 +69,11 @@ def test_forged_webhook_is_rejected_by_the_receiver(site):
     import httpx
 
     body = b'{"type":"story.published","timestamp":"2026-01-01T00:00:00Z","data":{"uri":"urn:x"}}'
-    headers = {"webhook-id": "msg_forged", "webhook-timestamp": "1767225600",
-               "webhook-signature": "v1,bm90IGEgcmVhbCBzaWduYXR1cmU="}
+    headers = {
+        "webhook-id": "msg_forged",
+        "webhook-timestamp": "1767225600",
+        "webhook-signature": "v1,bm90IGEgcmVhbCBzaWduYXR1cmU=",
+    }
     answer = httpx.post(receiver.url, content=body, headers=headers)
     assert answer.status_code == 401
     assert receiver.events() == []
@@ -87,10 +95,14 @@ def test_idempotency_key_stores_one_story(stack, seed_story):
 def test_deliveries_list_shows_attempts(stack, site):
     subscriber, receiver = site
     with stack.client(stack.editor_key) as api:
-        story = api.post("/v1/stories", json={"headline": "Flash: quake", "body_text": "A quake hit Tashkent.",
-                                              "urgency": 1}).json()
-    wait_for(lambda: any(e["event"]["data"]["uri"] == story["uri"] for e in receiver.events()),
-             timeout=60, what="the flash story")
+        story = api.post(
+            "/v1/stories", json={"headline": "Flash: quake", "body_text": "A quake hit Tashkent.", "urgency": 1}
+        ).json()
+    wait_for(
+        lambda: any(e["event"]["data"]["uri"] == story["uri"] for e in receiver.events()),
+        timeout=60,
+        what="the flash story",
+    )
     with stack.client(stack.admin_key) as admin:
         deliveries = admin.get(f"/v1/subscribers/{subscriber['id']}/deliveries").json()
     mine = [d for d in deliveries if d["story_id"] == story["id"]]

@@ -22,8 +22,7 @@ print(" ".join(ids))
 
 
 def test_pages_through_500_stories_while_100_more_are_posted(api_stack):
-    done = subprocess.run([sys.executable, "-c", SEED], env=api_stack.env, capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", SEED], env=api_stack.env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     existing = set(done.stdout.split())
     assert len(existing) == 500
@@ -48,7 +47,11 @@ def test_pages_through_500_stories_while_100_more_are_posted(api_stack):
             if not page["next"]:
                 break
             before = len(posted)  # let some posts land between every two pages
-            wait_for(lambda before=before: len(posted) > before or not writer.is_alive(), timeout=30, what="a concurrent post")
+            wait_for(
+                lambda before=before: len(posted) > before or not writer.is_alive(),
+                timeout=30,
+                what="a concurrent post",
+            )
             page = api.get(page["next"]).json()
     writer.join(60)
     assert len(posted) == 100

@@ -15,14 +15,19 @@ COMPOSE_BIN = Path(compose.__file__).parent / "docker-compose"
 
 
 def test_compose_file_is_valid():
-    done = subprocess.run([str(COMPOSE_BIN), "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(COMPOSE_BIN), "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
 
 
 def test_compose_services_run_newswire_subcommands():
-    done = subprocess.run([str(COMPOSE_BIN), "-f", str(REPO / "docker-compose.yml"), "config"],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(COMPOSE_BIN), "-f", str(REPO / "docker-compose.yml"), "config"], capture_output=True, text=True, timeout=60
+    )
     config = yaml.safe_load(done.stdout)
     services = config["services"]
     assert {"redis", "postgres", "migrate", "api", "enrichment", "publish", "delivery", "beat"} <= set(services)

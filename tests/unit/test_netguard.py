@@ -3,9 +3,24 @@ import pytest
 from shared.netguard import TargetRefused, check_addresses, check_url
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1", "192.168.1.1", "172.16.0.5", "127.0.0.1", "169.254.169.254",
-                                     "::1", "fe80::1", "::ffff:127.0.0.1", "0.0.0.0", "fd00::1",
-                                     "100.100.100.200", "2002:a9fe:a9fe::1", "224.0.0.1"])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "10.0.0.1",
+        "192.168.1.1",
+        "172.16.0.5",
+        "127.0.0.1",
+        "169.254.169.254",
+        "::1",
+        "fe80::1",
+        "::ffff:127.0.0.1",
+        "0.0.0.0",
+        "fd00::1",
+        "100.100.100.200",
+        "2002:a9fe:a9fe::1",
+        "224.0.0.1",
+    ],
+)
 def test_internal_addresses_are_refused(address):
     with pytest.raises(TargetRefused):
         check_addresses([address], [])
@@ -21,12 +36,15 @@ def test_public_addresses_pass():
     check_addresses(["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"], [])
 
 
-@pytest.mark.parametrize("url, reason", [
-    ("ftp://example.com/x", "http or https"),
-    ("http://user:pw@127.0.0.1/x", "credentials"),
-    ("http://127.0.0.1:99999/x", "port"),
-    ("http://127.0.0.1/x", "private/loopback"),
-])
+@pytest.mark.parametrize(
+    "url, reason",
+    [
+        ("ftp://example.com/x", "http or https"),
+        ("http://user:pw@127.0.0.1/x", "credentials"),
+        ("http://127.0.0.1:99999/x", "port"),
+        ("http://127.0.0.1/x", "private/loopback"),
+    ],
+)
 def test_bad_urls(url, reason):
     with pytest.raises(TargetRefused, match=reason):
         check_url(url, [])

@@ -13,13 +13,26 @@ NOW = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
 
 def render(tags=None, ed_note=None, pubstatus="usable", **content):
-    fields = dict(headline="Kerry in Astana", body_text="John Kerry visited Astana.", byline="Staff",
-                  located="ASTANA", slugline="Kerry-Astana", urgency=3)
+    fields = dict(
+        headline="Kerry in Astana",
+        body_text="John Kerry visited Astana.",
+        byline="Staff",
+        located="ASTANA",
+        slugline="Kerry-Astana",
+        urgency=3,
+    )
     fields.update(content)
     if tags is None:
         tags = tag_story(headline="Kerry in Astana", body="John Kerry visited Astana. Kerry spoke.", located="ASTANA")
-    envelope = ninjs.Envelope(story_id="abc123", version=2, pubstatus=pubstatus, first_created=NOW,
-                              version_created=NOW, tags=StoryTags.model_validate(tags), ed_note=ed_note)
+    envelope = ninjs.Envelope(
+        story_id="abc123",
+        version=2,
+        pubstatus=pubstatus,
+        first_created=NOW,
+        version_created=NOW,
+        tags=StoryTags.model_validate(tags),
+        ed_note=ed_note,
+    )
     # model_construct: like a table row, the renderer's input is not validated on the way in
     return ninjs.render(StoryContent.model_construct(**fields), envelope)
 
@@ -30,8 +43,12 @@ def test_render_is_valid_ninjs_31_with_codes():
     assert item["uri"] == "urn:newswire:story:abc123"
     assert item["version"] == "2"
     assert item["language"] == "en"
-    assert item["places"][0] == {"name": "Astana", "rel": "dateline", "literal": "KZ",
-                                 "uri": "https://sws.geonames.org/1526273/"}
+    assert item["places"][0] == {
+        "name": "Astana",
+        "rel": "dateline",
+        "literal": "KZ",
+        "uri": "https://sws.geonames.org/1526273/",
+    }
     assert item["bodies"][0]["contentType"] == "text/plain"
     assert item["firstCreated"] == "2026-11-28T09:30:00Z"
     assert "edNote" not in item
@@ -42,8 +59,13 @@ def test_html_body_and_embargo_render():
     tags = tag_story(headline="Hi", body="Hi there")
     item = render(body_text=None, body_html="<p>Hi there</p>", embargoed_until=NOW, pubstatus="withheld", tags=tags)
     validate_ninjs(item)
-    assert item["bodies"][0] == {"role": "main", "contentType": "text/html", "value": "<p>Hi there</p>",
-                                 "wordCount": 2, "charCount": 8}
+    assert item["bodies"][0] == {
+        "role": "main",
+        "contentType": "text/html",
+        "value": "<p>Hi there</p>",
+        "wordCount": 2,
+        "charCount": 8,
+    }
     assert item["embargoedUntil"] == "2026-11-28T09:30:00Z"
     assert item["pubStatus"] == "withheld"
 

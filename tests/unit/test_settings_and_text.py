@@ -48,8 +48,12 @@ def test_cli_refuses_unknown_role(tmp_path):
     import subprocess
     import sys
 
-    done = subprocess.run([sys.executable, "-m", "services.cli", "keys", "create", "--role", "boss", "--name", "x"],
-                          capture_output=True, text=True, env={"NEWSWIRE_DATA_DIR": str(tmp_path), "PATH": ""},
-                          timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli", "keys", "create", "--role", "boss", "--name", "x"],
+        capture_output=True,
+        text=True,
+        env={"NEWSWIRE_DATA_DIR": str(tmp_path), "PATH": ""},
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "unknown role 'boss'" in done.stderr

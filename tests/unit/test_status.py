@@ -20,9 +20,20 @@ def rows():
     now = utcnow()
     with engine.begin() as conn:
         for n, (state, pubstatus) in enumerate(product(VersionState, PubStatus)):
-            conn.execute(insert(StoryVersion.__table__).values(
-                story_id=f"s{n}", version=1, headline="h", urgency=5, kind="original", requeues=0,
-                state=state.value, pubstatus=pubstatus.value, received_at=now, stored_at=now))
+            conn.execute(
+                insert(StoryVersion.__table__).values(
+                    story_id=f"s{n}",
+                    version=1,
+                    headline="h",
+                    urgency=5,
+                    kind="original",
+                    requeues=0,
+                    state=state.value,
+                    pubstatus=pubstatus.value,
+                    received_at=now,
+                    stored_at=now,
+                )
+            )
     return engine
 
 

@@ -15,9 +15,20 @@ def seed_tags(seed_story):
 
 def test_seed_story_places_carry_iso_codes(seed_tags):
     places = {p["name"]: p for p in seed_tags["places"]}
-    for name, code in [("Kazakhstan", "KZ"), ("Kyrgyzstan", "KG"), ("Uzbekistan", "UZ"), ("Turkmenistan", "TM"),
-                       ("Tajikistan", "TJ"), ("Russia", "RU"), ("China", "CN"), ("Iran", "IR"),
-                       ("Afghanistan", "AF"), ("Bishkek", "KG"), ("Tashkent", "UZ"), ("Astana", "KZ")]:
+    for name, code in [
+        ("Kazakhstan", "KZ"),
+        ("Kyrgyzstan", "KG"),
+        ("Uzbekistan", "UZ"),
+        ("Turkmenistan", "TM"),
+        ("Tajikistan", "TJ"),
+        ("Russia", "RU"),
+        ("China", "CN"),
+        ("Iran", "IR"),
+        ("Afghanistan", "AF"),
+        ("Bishkek", "KG"),
+        ("Tashkent", "UZ"),
+        ("Astana", "KZ"),
+    ]:
         assert places[name]["code"] == code, name
         assert 0 < places[name]["confidence"] <= 1
     assert places["Astana"]["geonames_id"] == 1526273
@@ -48,7 +59,7 @@ def test_seed_story_subjects_are_diplomacy_and_foreign_affairs(seed_tags):
 def test_entities_carry_offsets_names_and_confidence(seed_tags, seed_story):
     text = f"{seed_story['headline']}\n\n{seed_story['body_text']}"
     for e in seed_tags["entities"]:
-        assert text[e["start"]:e["end"]] == e["text"]
+        assert text[e["start"] : e["end"]] == e["text"]
         assert e["type"] in {"PER", "ORG", "LOC", "MISC"}
         assert 0 < e["confidence"] <= 1
     kerry = [e for e in seed_tags["entities"] if e["text"] == "Kerry"]
@@ -76,8 +87,12 @@ def test_dateline_resolves():
 
 
 def test_all_caps_headline_and_wire_dateline():
-    entities = {(e.text, e.type) for e in find_entities(
-        "SOCCER - GERMANY BEAT ITALY 2-1.\nLA CORUNA, Spain 1996-08-31\nGermany beat Italy in Berlin.")}
+    entities = {
+        (e.text, e.type)
+        for e in find_entities(
+            "SOCCER - GERMANY BEAT ITALY 2-1.\nLA CORUNA, Spain 1996-08-31\nGermany beat Italy in Berlin."
+        )
+    }
     assert {("GERMANY", "LOC"), ("ITALY", "LOC"), ("LA CORUNA", "LOC"), ("Spain", "LOC")} <= entities
 
 
@@ -88,8 +103,10 @@ def test_leading_the_and_possessives_are_trimmed():
 
 
 def test_sports_sides_are_organisations_but_countries_stay_places():
-    text = ("SOCCER - ENGLISH LEAGUE RESULTS.\nLONDON 1996-08-31\nResults on Saturday:\n"
-            "Norwich 1 Wolverhampton 0\nPort Vale 2 Oxford 0\nRomania 3 Lithuania 0\n")
+    text = (
+        "SOCCER - ENGLISH LEAGUE RESULTS.\nLONDON 1996-08-31\nResults on Saturday:\n"
+        "Norwich 1 Wolverhampton 0\nPort Vale 2 Oxford 0\nRomania 3 Lithuania 0\n"
+    )
     entities = {(e.text, e.type) for e in find_entities(text)}
     assert {("Norwich", "ORG"), ("Wolverhampton", "ORG"), ("Port Vale", "ORG"), ("Oxford", "ORG")} <= entities
     assert {("Romania", "LOC"), ("Lithuania", "LOC"), ("LONDON", "LOC")} <= entities
@@ -139,10 +156,18 @@ def test_tokens_keep_abbreviation_dots():
 
 
 def test_hyphenated_places_and_place_named_events_are_misc():
-    entities = {(e.text, e.type) for e in find_entities(
-        "The New York-based group met pro-Moscow leaders before the U.S. Open and the Greater Milwaukee Open.")}
-    assert {("New York-based", "MISC"), ("pro-Moscow", "MISC"), ("U.S. Open", "MISC"),
-            ("Greater Milwaukee Open", "MISC")} <= entities
+    entities = {
+        (e.text, e.type)
+        for e in find_entities(
+            "The New York-based group met pro-Moscow leaders before the U.S. Open and the Greater Milwaukee Open."
+        )
+    }
+    assert {
+        ("New York-based", "MISC"),
+        ("pro-Moscow", "MISC"),
+        ("U.S. Open", "MISC"),
+        ("Greater Milwaukee Open", "MISC"),
+    } <= entities
     assert not {("New York", "LOC"), ("U.S.", "LOC")} & entities
 
 
@@ -154,7 +179,12 @@ def test_side_with_country_in_brackets():
 
 def test_located_comes_from_the_editor_or_the_dateline():
     from_text = tag_text("Talks resume\nASTANA, Nov 3 (Reuters) - Talks resumed on Monday.")["located"]
-    assert from_text == {"name": "Astana", "source": "dateline", "code": "KZ", "geonames_id": 1526273,
-                         "uri": "https://sws.geonames.org/1526273/"}
+    assert from_text == {
+        "name": "Astana",
+        "source": "dateline",
+        "code": "KZ",
+        "geonames_id": 1526273,
+        "uri": "https://sws.geonames.org/1526273/",
+    }
     assert tag_text("Talks resumed.", located="Bishkek")["located"]["code"] == "KG"
     assert tag_text("Talks resumed.")["located"] is None

@@ -25,11 +25,16 @@ def test_vocabulary_lookups():
     assert mediatopics.find("medtop:11000000").broader == ()
 
 
-AUTO = StoryTags.model_validate({
-    "places": [{"type": "place", "name": "Istanbul", "code": "TR"}, {"type": "place", "name": "Astana", "code": "KZ"}],
-    "subjects": [{"type": "subject", "uri": "u:1", "qcode": "medtop:1", "name": "sport"}],
-    "people": [{"type": "person", "name": "John Kerry"}],
-})
+AUTO = StoryTags.model_validate(
+    {
+        "places": [
+            {"type": "place", "name": "Istanbul", "code": "TR"},
+            {"type": "place", "name": "Astana", "code": "KZ"},
+        ],
+        "subjects": [{"type": "subject", "uri": "u:1", "qcode": "medtop:1", "name": "sport"}],
+        "people": [{"type": "person", "name": "John Kerry"}],
+    }
+)
 
 
 def changes(add=(), remove=()):
@@ -37,9 +42,13 @@ def changes(add=(), remove=()):
 
 
 def test_editor_removals_and_additions_win():
-    manual = changes(add=[{"type": "place", "name": "Dushanbe", "code": "TJ"},
-                          {"type": "person", "name": "john kerry", "uri": "https://example.org/kerry"}],
-                     remove=[{"type": "place", "name": "ISTANBUL"}, {"type": "subject", "uri": "u:1"}])
+    manual = changes(
+        add=[
+            {"type": "place", "name": "Dushanbe", "code": "TJ"},
+            {"type": "person", "name": "john kerry", "uri": "https://example.org/kerry"},
+        ],
+        remove=[{"type": "place", "name": "ISTANBUL"}, {"type": "subject", "uri": "u:1"}],
+    )
     tags = effective_tags(AUTO, manual)
     assert [(p.name, p.source) for p in tags.places] == [("Astana", "auto"), ("Dushanbe", "editor")]
     assert tags.places[1].code == "TJ"
@@ -61,13 +70,25 @@ def test_empty_changes(manual):
 
 
 def test_index_codes_carry_broader_topics_and_place_codes():
-    tags = StoryTags.model_validate({
-        "places": [{"name": "Astana", "code": "KZ"}, {"name": "Somewhere"}],
-        "subjects": [{"name": "summit", "uri": "u:2", "qcode": "medtop:20000640",
-                      "broader": ["medtop:20000638", "medtop:11000000"]}],
-    })
-    assert index_codes(tags) == {("place", "KZ"), ("subject", "medtop:20000640"), ("subject", "medtop:20000638"),
-                                 ("subject", "medtop:11000000")}
+    tags = StoryTags.model_validate(
+        {
+            "places": [{"name": "Astana", "code": "KZ"}, {"name": "Somewhere"}],
+            "subjects": [
+                {
+                    "name": "summit",
+                    "uri": "u:2",
+                    "qcode": "medtop:20000640",
+                    "broader": ["medtop:20000638", "medtop:11000000"],
+                }
+            ],
+        }
+    )
+    assert index_codes(tags) == {
+        ("place", "KZ"),
+        ("subject", "medtop:20000640"),
+        ("subject", "medtop:20000638"),
+        ("subject", "medtop:11000000"),
+    }
 
 
 def test_stored_tags_round_trip():

@@ -51,7 +51,7 @@ def test_backoff_grows_with_jitter_and_honours_retry_after():
     assert 8.0 <= backoff(2).total_seconds() <= 12.0
     assert backoff(30).total_seconds() <= 6 * 3600 * 1.2
     assert backoff(1, retry_after=120).total_seconds() == 120
-    assert backoff(1, retry_after=10 ** 9).total_seconds() == 86400
+    assert backoff(1, retry_after=10**9).total_seconds() == 86400
 
 
 def test_retry_after_forms():

@@ -40,8 +40,15 @@ def warm_up() -> None:
 def _entity_tags(entities: list[Entity], names: dict[int, str]) -> list[dict]:
     out = []
     for i, e in enumerate(entities):
-        tag = {"type": e.type, "text": e.text, "name": names[i], "start": e.start, "end": e.end,
-               "confidence": round(e.confidence, 2), "source": e.source}
+        tag = {
+            "type": e.type,
+            "text": e.text,
+            "name": names[i],
+            "start": e.start,
+            "end": e.end,
+            "confidence": round(e.confidence, 2),
+            "source": e.source,
+        }
         if e.place is not None and e.type in ("LOC", "MISC"):
             tag["code"] = e.place.country_code
         out.append(tag)
@@ -54,9 +61,17 @@ def _places(entities: list[Entity], located: str | None) -> list[dict]:
     def add(entry, rel: str, confidence: float, mentioned: bool) -> None:
         tag = grouped.setdefault(
             (entry.kind, entry.name),
-            {"type": "place", "name": entry.name, "kind": entry.kind, "code": entry.country_code,
-             "geonames_id": entry.geonames_id, "uri": geonames_uri(entry.geonames_id), "rel": rel,
-             "mentions": 0, "confidence": 0.0},
+            {
+                "type": "place",
+                "name": entry.name,
+                "kind": entry.kind,
+                "code": entry.country_code,
+                "geonames_id": entry.geonames_id,
+                "uri": geonames_uri(entry.geonames_id),
+                "rel": rel,
+                "mentions": 0,
+                "confidence": 0.0,
+            },
         )
         if mentioned:
             tag["mentions"] += 1
@@ -108,8 +123,9 @@ def _named(entities: list[Entity], names: dict[int, str], entity_type: str, tag_
     return sorted(grouped.values(), key=lambda t: (-t["mentions"], t["name"]))
 
 
-def tag_text(text: str, *, located: str | None = None, language: str | None = None,
-             budget_seconds: float | None = None) -> dict:
+def tag_text(
+    text: str, *, located: str | None = None, language: str | None = None, budget_seconds: float | None = None
+) -> dict:
     """All tags for one text. Each tagger runs on its own, within ``budget_seconds`` if given."""
     tags: dict[str, Any] = {"tagger_version": TAGGER_VERSION, "failures": [], "timings_ms": {}}
 
@@ -153,8 +169,14 @@ def _gazetteer_entities(text: str) -> list[Entity]:
     ]
 
 
-def tag_story(*, headline: str, body: str, located: str | None = None, language: str | None = None,
-              budget_seconds: float | None = None) -> dict:
+def tag_story(
+    *,
+    headline: str,
+    body: str,
+    located: str | None = None,
+    language: str | None = None,
+    budget_seconds: float | None = None,
+) -> dict:
     tags = tag_text(f"{headline}\n\n{body}", located=located, language=language, budget_seconds=budget_seconds)
     tags["counts"] = counts(body)
     return tags

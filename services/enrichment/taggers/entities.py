@@ -23,41 +23,227 @@ from services.enrichment.taggers import ner
 from services.enrichment.taggers.places import PlaceEntry, gazetteer
 
 ORG_WORDS = {
-    "University", "College", "Institute", "Academy", "Department", "Ministry", "Agency", "Bank", "Council",
-    "Committee", "Commission", "Party", "Organisation", "Organization", "Association", "Union", "Corporation",
-    "Corp", "Inc", "Ltd", "Plc", "PLC", "Group", "Company", "Co", "Court", "Parliament", "Congress", "Senate",
-    "Army", "Navy", "Police", "Fund", "Federation", "Foundation", "Assembly", "Authority", "Bureau",
-    "Airlines", "Airways", "Club", "Exchange", "Holdings", "Industries", "Trust", "Front", "Movement",
+    "University",
+    "College",
+    "Institute",
+    "Academy",
+    "Department",
+    "Ministry",
+    "Agency",
+    "Bank",
+    "Council",
+    "Committee",
+    "Commission",
+    "Party",
+    "Organisation",
+    "Organization",
+    "Association",
+    "Union",
+    "Corporation",
+    "Corp",
+    "Inc",
+    "Ltd",
+    "Plc",
+    "PLC",
+    "Group",
+    "Company",
+    "Co",
+    "Court",
+    "Parliament",
+    "Congress",
+    "Senate",
+    "Army",
+    "Navy",
+    "Police",
+    "Fund",
+    "Federation",
+    "Foundation",
+    "Assembly",
+    "Authority",
+    "Bureau",
+    "Airlines",
+    "Airways",
+    "Club",
+    "Exchange",
+    "Holdings",
+    "Industries",
+    "Trust",
+    "Front",
+    "Movement",
 }
 #: Agencies and bodies that newswire names by acronym or short name.
 KNOWN_ORGS = {
-    "Reuters", "UN", "U.N.", "NATO", "EU", "IMF", "WTO", "OPEC", "OSCE", "UNESCO", "UNICEF", "ASEAN", "FIFA",
-    "UEFA", "IAEA", "OECD", "CIA", "FBI", "KGB", "BBC", "CNN", "AFP", "SCO", "CSTO", "Interfax", "Itar-Tass",
-    "Tass", "Xinhua", "Nasdaq", "Fed", "Bundesbank", "Kremlin", "Pentagon", "Hamas", "Hizbollah", "Taleban",
-    "Taliban", "IOC", "ICC", "PLO", "ANC", "IRA", "Sinn Fein", "World Bank", "European Commission",
+    "Reuters",
+    "UN",
+    "U.N.",
+    "NATO",
+    "EU",
+    "IMF",
+    "WTO",
+    "OPEC",
+    "OSCE",
+    "UNESCO",
+    "UNICEF",
+    "ASEAN",
+    "FIFA",
+    "UEFA",
+    "IAEA",
+    "OECD",
+    "CIA",
+    "FBI",
+    "KGB",
+    "BBC",
+    "CNN",
+    "AFP",
+    "SCO",
+    "CSTO",
+    "Interfax",
+    "Itar-Tass",
+    "Tass",
+    "Xinhua",
+    "Nasdaq",
+    "Fed",
+    "Bundesbank",
+    "Kremlin",
+    "Pentagon",
+    "Hamas",
+    "Hizbollah",
+    "Taleban",
+    "Taliban",
+    "IOC",
+    "ICC",
+    "PLO",
+    "ANC",
+    "IRA",
+    "Sinn Fein",
+    "World Bank",
+    "European Commission",
 }
 SPORT_WORDS = {
-    "SOCCER", "CRICKET", "RUGBY", "TENNIS", "GOLF", "BASEBALL", "BASKETBALL", "HOCKEY", "ICE HOCKEY",
-    "ATHLETICS", "CYCLING", "MOTOR RACING", "MOTORCYCLING", "BOXING", "SWIMMING", "SKIING", "ROWING",
-    "FOOTBALL", "NFL", "NBA", "NHL", "RUGBY UNION", "RUGBY LEAGUE", "SQUASH", "BADMINTON", "HORSE RACING",
-    "YACHTING", "SAILING", "VOLLEYBALL", "HANDBALL", "SNOOKER", "TABLE TENNIS", "CHESS", "SPORT", "SPORTS",
+    "SOCCER",
+    "CRICKET",
+    "RUGBY",
+    "TENNIS",
+    "GOLF",
+    "BASEBALL",
+    "BASKETBALL",
+    "HOCKEY",
+    "ICE HOCKEY",
+    "ATHLETICS",
+    "CYCLING",
+    "MOTOR RACING",
+    "MOTORCYCLING",
+    "BOXING",
+    "SWIMMING",
+    "SKIING",
+    "ROWING",
+    "FOOTBALL",
+    "NFL",
+    "NBA",
+    "NHL",
+    "RUGBY UNION",
+    "RUGBY LEAGUE",
+    "SQUASH",
+    "BADMINTON",
+    "HORSE RACING",
+    "YACHTING",
+    "SAILING",
+    "VOLLEYBALL",
+    "HANDBALL",
+    "SNOOKER",
+    "TABLE TENNIS",
+    "CHESS",
+    "SPORT",
+    "SPORTS",
 }
 #: English first-class cricket counties: in cricket reports they are teams, not places.
 CRICKET_COUNTIES = {
-    "Derbyshire", "Durham", "Essex", "Glamorgan", "Gloucestershire", "Hampshire", "Kent", "Lancashire",
-    "Leicestershire", "Middlesex", "Northamptonshire", "Nottinghamshire", "Somerset", "Surrey", "Sussex",
-    "Warwickshire", "Worcestershire", "Yorkshire",
+    "Derbyshire",
+    "Durham",
+    "Essex",
+    "Glamorgan",
+    "Gloucestershire",
+    "Hampshire",
+    "Kent",
+    "Lancashire",
+    "Leicestershire",
+    "Middlesex",
+    "Northamptonshire",
+    "Nottinghamshire",
+    "Somerset",
+    "Surrey",
+    "Sussex",
+    "Warwickshire",
+    "Worcestershire",
+    "Yorkshire",
 }
 #: Spans the model tags that are never entities on their own ("Secretary of State" -> "State").
-NOT_ENTITIES = {"The", "A", "An", "State", "Government", "Parliament", "President", "Minister", "January",
-                "February", "March", "April", "May", "June", "July", "August", "September", "October",
-                "November", "December", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday",
-                "Sunday", "Scorer", "Scorers", "Women's", "Men's", "XI"}
+NOT_ENTITIES = {
+    "The",
+    "A",
+    "An",
+    "State",
+    "Government",
+    "Parliament",
+    "President",
+    "Minister",
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+    "Scorer",
+    "Scorers",
+    "Women's",
+    "Men's",
+    "XI",
+}
 _COUNTY = re.compile(r"\b(?:" + "|".join(sorted(CRICKET_COUNTIES)) + r")\b", re.I)
 #: Words that open rows of sports tables without naming a side.
-TABLE_WORDS = {"Attendance", "Attendancce", "Halftime", "Extras", "Total", "Totals", "Score", "Scores", "Fall",
-               "Bowling", "Result", "Results", "Postponed", "Playing", "Division", "Group", "Round", "Standings",
-               "Points", "Note", "Played", "Won", "Lost", "Drawn", "Games", "Innings", "Pct", "Team"}
+TABLE_WORDS = {
+    "Attendance",
+    "Attendancce",
+    "Halftime",
+    "Extras",
+    "Total",
+    "Totals",
+    "Score",
+    "Scores",
+    "Fall",
+    "Bowling",
+    "Result",
+    "Results",
+    "Postponed",
+    "Playing",
+    "Division",
+    "Group",
+    "Round",
+    "Standings",
+    "Points",
+    "Note",
+    "Played",
+    "Won",
+    "Lost",
+    "Drawn",
+    "Games",
+    "Innings",
+    "Pct",
+    "Team",
+}
 _SIDE = r"[A-Z][A-Za-z.'&\-]*(?:[ \t]+[A-Z][A-Za-z.'&\-]*){0,3}"
 # a side's name before its score, maybe with its country in brackets: "Dinamo (Russia) 81"
 _TABLE_SIDE = re.compile(rf"(?:^|(?<=\d )|(?<=\) ))[ \t]*({_SIDE})(?:[ \t]+\([A-Z][A-Za-z .]+\))?[ \t]+\d", re.M)
@@ -191,7 +377,7 @@ def find_entities(text: str) -> list[Entity]:
         return all(end <= a or start >= b for a, b in taken)
 
     for mention in gazetteer().find(ner.recase(text)):
-        mention.text = text[mention.start:mention.end]
+        mention.text = text[mention.start : mention.end]
         if free(mention.start, mention.end):
             kind = "MISC" if mention.entry.via_demonym else "LOC"
             if sports and kind == "LOC" and mention.entry.kind == "city" and _plays(text, mention):
@@ -215,8 +401,13 @@ def find_entities(text: str) -> list[Entity]:
                     if (e.start, e.end) == m.span() and e.type != "ORG":
                         e.type, e.confidence = "ORG", 0.8
 
-    entities = [e for e in entities if e.text not in TABLE_WORDS and e.text not in NOT_ENTITIES
-                and not (e.source == "model" and e.text[:1].islower())]
+    entities = [
+        e
+        for e in entities
+        if e.text not in TABLE_WORDS
+        and e.text not in NOT_ENTITIES
+        and not (e.source == "model" and e.text[:1].islower())
+    ]
     entities = _hyphenated_and_events(text, entities)
 
     # 6. surnames and one type per text
@@ -232,13 +423,13 @@ _RESULT_WORD_BEFORE = re.compile(r"\b(?:beat|v|vs\.?|against|with|over|to|defeat
 
 def _plays(text: str, e) -> bool:
     """In a sports report: is this name a side in a result, a fixture or a table row?"""
-    after, before = text[e.end:e.end + 20], text[max(0, e.start - 15):e.start]
+    after, before = text[e.end : e.end + 20], text[max(0, e.start - 15) : e.start]
     line_start = text.rfind("\n", 0, e.start) + 1
     return bool(
         _SCORE_AFTER.match(after)
         or _RESULT_VERB_AFTER.match(after)
         or _RESULT_WORD_BEFORE.search(before)
-        or text[line_start:e.start].strip() == ""  # a table row starts with the side's name
+        or text[line_start : e.start].strip() == ""  # a table row starts with the side's name
     )
 
 
@@ -248,18 +439,18 @@ def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
     out: list[Entity] = []
     for e in entities:
         if e.type == "LOC" and e.source != "dateline":
-            after, before = text[e.end:e.end + 40], text[max(0, e.start - 12):e.start]
+            after, before = text[e.end : e.end + 40], text[max(0, e.start - 12) : e.start]
             m_after, m_before = _HYPHEN_AFTER.match(after), _HYPHEN_BEFORE.search(before)
             if m_after or m_before:
                 start = e.start - (len(m_before.group()) if m_before else 0)
                 end = e.end + (len(m_after.group()) if m_after else 0)
                 out.append(Entity("MISC", text[start:end], start, end, 0.6, "rule", e.place))
                 continue
-            shouted = ner.is_shouting(text[text.rfind("\n", 0, e.start) + 1:e.end])
+            shouted = ner.is_shouting(text[text.rfind("\n", 0, e.start) + 1 : e.end])
             m_event = (_EVENT_AFTER_SHOUTED if shouted else _EVENT_AFTER).match(after)
             if m_event:
                 start, end = e.start, e.end + m_event.end()
-                m_name = _NAME_BEFORE.search(text[max(0, e.start - 30):e.start])
+                m_name = _NAME_BEFORE.search(text[max(0, e.start - 30) : e.start])
                 if m_name and m_name.group(1).upper() not in {"THE", "IN", "AT", "OF", "A", "AN", "AND"}:
                     start = e.start - len(m_name.group()) + 1  # "Greater Milwaukee Open"
                 out = [o for o in out if not o.overlaps(start, end)]
@@ -270,8 +461,13 @@ def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
         if e.type != "MISC" and len(e.text.split()) > 1 and re.search(rf"\b{EVENT_WORDS}$", e.text, re.I):
             e.type, e.confidence = "MISC", 0.65
     spans = [(e.start, e.end) for e in out if e.source == "rule" and e.type == "MISC"]
-    return [e for e in out if e.type == "MISC" and e.source == "rule" or
-            not any(e.overlaps(a, b) and (e.start, e.end) != (a, b) for a, b in spans)]
+    return [
+        e
+        for e in out
+        if e.type == "MISC"
+        and e.source == "rule"
+        or not any(e.overlaps(a, b) and (e.start, e.end) != (a, b) for a, b in spans)
+    ]
 
 
 def _split_at_numbers(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -317,14 +513,16 @@ def _split_place_prefix(text: str, entities: list[Entity]) -> list[Entity]:
     out = []
     for e in entities:
         words = e.text.split()
-        after_preposition = re.search(r"\b(?:[Ff]rom|[Ii]n|[Aa]t|[Tt]o|[Vv]ia)\s+$", text[max(0, e.start - 6):e.start])
+        after_preposition = re.search(
+            r"\b(?:[Ff]rom|[Ii]n|[Aa]t|[Tt]o|[Vv]ia)\s+$", text[max(0, e.start - 6) : e.start]
+        )
         if e.type == "PER" and e.source == "model" and len(words) >= 2 and after_preposition:
             place = _place_of(words[0])
             if place is not None and place.kind in ("country", "city") and not place.via_demonym:
                 cut = e.start + len(words[0])
-                rest = len(text[cut:e.end]) - len(text[cut:e.end].lstrip())
+                rest = len(text[cut : e.end]) - len(text[cut : e.end].lstrip())
                 out.append(Entity("LOC", words[0], e.start, cut, 0.75, "gazetteer", place))
-                out.append(Entity("PER", text[cut + rest:e.end], cut + rest, e.end, 0.7, "model"))
+                out.append(Entity("PER", text[cut + rest : e.end], cut + rest, e.end, 0.7, "model"))
                 continue
         out.append(e)
     return out
@@ -337,13 +535,20 @@ def _split_shouted(text: str, entities: list[Entity]) -> list[Entity]:
     for e in entities:
         line_start = text.rfind("\n", 0, e.start) + 1
         line_end = text.find("\n", e.end)
-        line = text[line_start:line_end if line_end >= 0 else len(text)]
+        line = text[line_start : line_end if line_end >= 0 else len(text)]
         if e.source == "model" and ner.is_shouting(line):
             inner = [m for m in gazetteer().find(ner.recase(e.text)) if (m.start, m.end) != (0, len(e.text))]
             if inner:
                 out.extend(
-                    Entity("MISC" if m.entry.via_demonym else "LOC", e.text[m.start:m.end], e.start + m.start,
-                           e.start + m.end, 0.7, "gazetteer", m.entry)
+                    Entity(
+                        "MISC" if m.entry.via_demonym else "LOC",
+                        e.text[m.start : m.end],
+                        e.start + m.start,
+                        e.start + m.end,
+                        0.7,
+                        "gazetteer",
+                        m.entry,
+                    )
                     for m in inner
                 )
                 continue

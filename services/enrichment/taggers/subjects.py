@@ -103,14 +103,16 @@ def find_subjects(text: str) -> list[dict]:
     for qcode in chosen:
         topic = vocab.topics[qcode]
         evidence = matched.get(qcode, [])
-        subjects.append({
-            "type": "subject",
-            "name": topic.name,
-            "uri": topic.uri,
-            "qcode": qcode,
-            "relevance": round(100 * scores[qcode] / top),
-            "confidence": round(min(0.95, 0.3 + 0.15 * len(evidence) + 0.05 * math.log1p(scores[qcode])), 2),
-            "matched": evidence or ["(through its narrower topics)"],
-            "broader": list(topic.broader),
-        })
+        subjects.append(
+            {
+                "type": "subject",
+                "name": topic.name,
+                "uri": topic.uri,
+                "qcode": qcode,
+                "relevance": round(100 * scores[qcode] / top),
+                "confidence": round(min(0.95, 0.3 + 0.15 * len(evidence) + 0.05 * math.log1p(scores[qcode])), 2),
+                "matched": evidence or ["(through its narrower topics)"],
+                "broader": list(topic.broader),
+            }
+        )
     return subjects

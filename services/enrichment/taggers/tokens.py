@@ -24,4 +24,3 @@ def tokenize(text: str) -> list[Token]:
             word, end = word[:-1], end - 1
         tokens.append(Token(word, match.start(), end))
     return tokens
-

@@ -29,8 +29,11 @@ from shared.models import (
 from shared.ninjs import NinjsItem
 from shared.tags import EditorTagChanges, StoryTags, effective_tags
 
-DELIVERY_EVENTS = {DeliveryState.delivered: "delivered", DeliveryState.failed: "delivery_failed",
-                   DeliveryState.withdrawn: "delivery_withdrawn"}
+DELIVERY_EVENTS = {
+    DeliveryState.delivered: "delivered",
+    DeliveryState.failed: "delivery_failed",
+    DeliveryState.withdrawn: "delivery_withdrawn",
+}
 
 
 def _story(session: Session, story_id: str) -> Story:
@@ -66,8 +69,11 @@ def _timeline(session: Session, version: StoryVersion) -> list[schemas.TimelineE
     timeline += [
         entry(
             event=DELIVERY_EVENTS.get(DeliveryState(d.state), "delivery_pending"),
-            at=d.delivered_at or d.next_attempt_at, subscriber_id=s.id, subscriber=s.name,
-            attempts=d.attempts, detail=d.last_error,
+            at=d.delivered_at or d.next_attempt_at,
+            subscriber_id=s.id,
+            subscriber=s.name,
+            attempts=d.attempts,
+            detail=d.last_error,
         )
         for d, s in rows
     ]
@@ -86,10 +92,19 @@ def story_view(*, session: Session, story_id: str) -> schemas.StoryPublic:
     language = version.language or (tags.language.code if tags and tags.language else None)
     return schemas.StoryPublic(
         **{**version.content(), "language": language},
-        id=story.id, uri=story_uri(story.id), version=version.version, kind=version.kind,
-        status=status_of(version.state, version.pubstatus), pubstatus=version.pubstatus, state=version.state,
-        note=version.note, killed_at=story.killed_at, tags=tags, editor_tags=manual,
-        timeline=_timeline(session, version), links=Links(self=f"/v1/stories/{story.id}"),
+        id=story.id,
+        uri=story_uri(story.id),
+        version=version.version,
+        kind=version.kind,
+        status=status_of(version.state, version.pubstatus),
+        pubstatus=version.pubstatus,
+        state=version.state,
+        note=version.note,
+        killed_at=story.killed_at,
+        tags=tags,
+        editor_tags=manual,
+        timeline=_timeline(session, version),
+        links=Links(self=f"/v1/stories/{story.id}"),
     )
 
 
@@ -97,9 +112,15 @@ def list_versions(*, session: Session, story_id: str) -> list[schemas.VersionSum
     _story(session, story_id)
     return [
         schemas.VersionSummary(
-            version=v.version, kind=v.kind, event_type=VersionKind(v.kind).event_type,
-            state=v.state, filed_by=v.filed_by, filed_at=v.received_at, published_at=v.published_at,
-            note=v.note, error=v.error,
+            version=v.version,
+            kind=v.kind,
+            event_type=VersionKind(v.kind).event_type,
+            state=v.state,
+            filed_by=v.filed_by,
+            filed_at=v.received_at,
+            published_at=v.published_at,
+            note=v.note,
+            error=v.error,
             links=schemas.VersionLinks(ninjs=f"/v1/stories/{story_id}/versions/{v.version}"),
         )
         for v in _versions(session, story_id)
@@ -189,8 +210,14 @@ def list_stories(
 
 def _summary(story: Story, version: StoryVersion) -> schemas.StorySummary:
     return schemas.StorySummary(
-        id=story.id, uri=story_uri(story.id), version=version.version,
-        status=status_of(version.state, version.pubstatus), headline=version.headline,
-        slugline=version.slugline, urgency=version.urgency, created_at=story.created_at,
-        updated_at=version.received_at, links=Links(self=f"/v1/stories/{story.id}"),
+        id=story.id,
+        uri=story_uri(story.id),
+        version=version.version,
+        status=status_of(version.state, version.pubstatus),
+        headline=version.headline,
+        slugline=version.slugline,
+        urgency=version.urgency,
+        created_at=story.created_at,
+        updated_at=version.received_at,
+        links=Links(self=f"/v1/stories/{story.id}"),
     )

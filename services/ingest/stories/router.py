@@ -24,8 +24,11 @@ router = APIRouter(prefix="/v1/stories", tags=["stories"], responses=errors.resp
 
 IdempotencyKey = Annotated[
     str | None,
-    Header(max_length=200, description="Send the same key again and the request files nothing new: the "
-                                       "answer names the version the first one filed. Another body → 409."),
+    Header(
+        max_length=200,
+        description="Send the same key again and the request files nothing new: the "
+        "answer names the version the first one filed. Another body → 409.",
+    ),
 ]
 VersionNumber = Annotated[int, Path(ge=1, description="the version number")]
 FILING_ERRORS = errors.responses(400, 404, 409, 413, 422)
@@ -34,8 +37,11 @@ FILING_ERRORS = errors.responses(400, 404, 409, 413, 422)
 def _accepted(filed: service.Filed) -> schemas.StoryAccepted:
     version = filed.version
     return schemas.StoryAccepted(
-        id=filed.story.id, uri=story_uri(filed.story.id), version=version.version,
-        status=status_of(version.state, version.pubstatus), links=Links(self=f"/v1/stories/{filed.story.id}"),
+        id=filed.story.id,
+        uri=story_uri(filed.story.id),
+        version=version.version,
+        status=status_of(version.state, version.pubstatus),
+        links=Links(self=f"/v1/stories/{filed.story.id}"),
     )
 
 
@@ -65,8 +71,9 @@ def list_stories(
     status: Annotated[schemas.Status | None, Query(description="the newest version's status")] = None,
     urgency_max: Annotated[int | None, Query(ge=1, le=9, description="urgency 1 (flash) up to this")] = None,
     place: Annotated[str | None, Query(pattern=r"^[A-Za-z]{2}$", description="ISO 3166-1 alpha-2 code")] = None,
-    subject: Annotated[str | None, Query(max_length=200, description="Media Topic qcode or URI; "
-                                                                     "narrower topics match too")] = None,
+    subject: Annotated[
+        str | None, Query(max_length=200, description="Media Topic qcode or URI; narrower topics match too")
+    ] = None,
     since: Annotated[datetime | None, Query(description="first filed at or after (ISO 8601)")] = None,
     until: Annotated[datetime | None, Query(description="first filed before (ISO 8601)")] = None,
     q: Annotated[str | None, Query(max_length=200, description="words that must all be in the headline")] = None,
@@ -76,8 +83,13 @@ def list_stories(
     """Stories, newest first, a page at a time. Follow `next` (or pass `next_cursor`) to page on:
     stories filed meanwhile never make a page repeat or skip one."""
     filters = queries.StoryFilters(
-        status=status, urgency_max=urgency_max, place=place.upper() if place else None,
-        subject=_topic(subject), since=_aware(since, "since"), until=_aware(until, "until"), q=q,
+        status=status,
+        urgency_max=urgency_max,
+        place=place.upper() if place else None,
+        subject=_topic(subject),
+        since=_aware(since, "since"),
+        until=_aware(until, "until"),
+        q=q,
     )
     with db.read_scope() as session:
         items, next_cursor = queries.list_stories(session=session, filters=filters, limit=limit, cursor=cursor)
@@ -111,32 +123,40 @@ def get_story(story_id: str, _key: Editor) -> schemas.StoryPublic:
 
 
 @router.put(
-    "/{story_id}", status_code=202, response_model=schemas.StoryAccepted,
-    responses={200: {"model": schemas.StoryAccepted, "description": "Same content as the newest version: "
-                                                                     "nothing filed."}, **FILING_ERRORS},
+    "/{story_id}",
+    status_code=202,
+    response_model=schemas.StoryAccepted,
+    responses={
+        200: {"model": schemas.StoryAccepted, "description": "Same content as the newest version: nothing filed."},
+        **FILING_ERRORS,
+    },
 )
 def update_story(
-    story_id: str, payload: schemas.StoryCreate, key: Editor, response: Response,
+    story_id: str,
+    payload: schemas.StoryCreate,
+    key: Editor,
+    response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> schemas.StoryAccepted:
     """Replace the story's content: it goes out as the next version (`story.updated`). Leave out
     `embargoed_until` to keep the story's embargo; send `null` to lift it."""
-    accepted, created = _file(service.update_story, story_id=story_id, payload=payload, filed_by=key.name,
-                              idempotency_key=idempotency_key)
+    accepted, created = _file(
+        service.update_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+    )
     if not created and not idempotency_key:
         response.status_code = 200
     return accepted
 
 
-@router.post("/{story_id}/corrections", status_code=202, response_model=schemas.StoryAccepted,
-             responses=FILING_ERRORS)
+@router.post("/{story_id}/corrections", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
 def correct_story(
     story_id: str, payload: schemas.StoryCorrection, key: Editor, idempotency_key: IdempotencyKey = None
 ) -> schemas.StoryAccepted:
     """Correct the story: the corrected content and a `note` go out as the next version
     (`story.corrected`, the note in ninjs `edNote`), also to every site that got an earlier one."""
-    accepted, _ = _file(service.correct_story, story_id=story_id, payload=payload, filed_by=key.name,
-                        idempotency_key=idempotency_key)
+    accepted, _ = _file(
+        service.correct_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+    )
     return accepted
 
 
@@ -147,8 +167,9 @@ def kill_story(
     """Withdraw the story (`story.killed`, ninjs `pubStatus: canceled`, the reason in `edNote`).
     It goes to every site that may hold an earlier version, and to nobody else; versions not yet
     out never go. The story then takes no updates, corrections or tag changes (409)."""
-    accepted, _ = _file(service.kill_story, story_id=story_id, payload=payload, filed_by=key.name,
-                        idempotency_key=idempotency_key)
+    accepted, _ = _file(
+        service.kill_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+    )
     return accepted
 
 
@@ -171,16 +192,24 @@ def list_story_versions(story_id: str, _key: Editor) -> list[schemas.VersionSumm
         return queries.list_versions(session=session, story_id=story_id)
 
 
-@router.get("/{story_id}/versions/{number}", response_model=NinjsItem, response_model_exclude_none=True,
-            responses=errors.responses(404))
+@router.get(
+    "/{story_id}/versions/{number}",
+    response_model=NinjsItem,
+    response_model_exclude_none=True,
+    responses=errors.responses(404),
+)
 def get_story_version(story_id: str, number: VersionNumber, _key: Editor) -> NinjsItem:
     """The version's ninjs item exactly as subscribers got it (404 until it is published)."""
     with db.read_scope() as session:
         return queries.version_ninjs(session=session, story_id=story_id, number=number)
 
 
-@router.post("/{story_id}/versions/{number}/retry", status_code=202, response_model=schemas.StoryAccepted,
-             responses=errors.responses(404, 409))
+@router.post(
+    "/{story_id}/versions/{number}/retry",
+    status_code=202,
+    response_model=schemas.StoryAccepted,
+    responses=errors.responses(404, 409),
+)
 def retry_story_version(story_id: str, number: VersionNumber, _key: Editor) -> schemas.StoryAccepted:
     """Send a failed version through the pipeline again (refused once a newer version is out)."""
     accepted, _ = _file(service.retry_version, story_id=story_id, number=number)

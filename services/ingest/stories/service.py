@@ -109,8 +109,17 @@ def _file(
     state = VersionState.stored if tags is None else VersionState.enriched
     number = 1 if kind == VersionKind.original else story.current_version + 1
     version = StoryVersion(
-        **content, story_id=story.id, version=number, kind=kind, note=note, filed_by=filed_by,
-        pubstatus=pubstatus, state=state, tags=tags, received_at=now, stored_at=now,
+        **content,
+        story_id=story.id,
+        version=number,
+        kind=kind,
+        note=note,
+        filed_by=filed_by,
+        pubstatus=pubstatus,
+        state=state,
+        tags=tags,
+        received_at=now,
+        stored_at=now,
         enriched_at=None if tags is None else now,
     )
     story.current_version = number
@@ -124,7 +133,10 @@ def _file(
 
 
 def create_story(
-    *, session: Session, payload: schemas.StoryCreate, filed_by: str | None = None,
+    *,
+    session: Session,
+    payload: schemas.StoryCreate,
+    filed_by: str | None = None,
     idempotency_key: str | None = None,
 ) -> Filed:
     """Store a new story and its first version."""
@@ -146,7 +158,11 @@ def create_story(
 
 
 def update_story(
-    *, session: Session, story_id: str, payload: schemas.StoryCreate, filed_by: str | None = None,
+    *,
+    session: Session,
+    story_id: str,
+    payload: schemas.StoryCreate,
+    filed_by: str | None = None,
     idempotency_key: str | None = None,
 ) -> Filed:
     """New content as the next version (``story.updated``); unchanged content files nothing."""
@@ -154,7 +170,11 @@ def update_story(
 
 
 def correct_story(
-    *, session: Session, story_id: str, payload: schemas.StoryCorrection, filed_by: str | None = None,
+    *,
+    session: Session,
+    story_id: str,
+    payload: schemas.StoryCorrection,
+    filed_by: str | None = None,
     idempotency_key: str | None = None,
 ) -> Filed:
     """Corrected content and a note as the next version (``story.corrected``, ninjs edNote)."""
@@ -162,7 +182,11 @@ def correct_story(
 
 
 def _new_content(
-    session: Session, story_id: str, payload: schemas.StoryCreate, kind: VersionKind, filed_by: str | None,
+    session: Session,
+    story_id: str,
+    payload: schemas.StoryCreate,
+    kind: VersionKind,
+    filed_by: str | None,
     idempotency_key: str | None,
 ) -> Filed:
     digest = idempotency.request_hash(kind.value, story_id, payload)
@@ -204,7 +228,11 @@ def kill_notice(slugline: str | None, reason: str) -> dict[str, Any]:
 
 
 def kill_story(
-    *, session: Session, story_id: str, payload: schemas.StoryKill, filed_by: str | None = None,
+    *,
+    session: Session,
+    story_id: str,
+    payload: schemas.StoryKill,
+    filed_by: str | None = None,
     idempotency_key: str | None = None,
 ) -> Filed:
     """Withdraw the story. Versions not yet out are withdrawn with their unsent deliveries; the
@@ -220,8 +248,9 @@ def kill_story(
     _withdraw_unsent(session, story.id)
     story.killed_at = utcnow()
     content = {**current.content(), **kill_notice(current.slugline, payload.reason)}
-    filed = _file(session, story, kind=VersionKind.kill, content=content, filed_by=filed_by, note=payload.reason,
-                  tags=tags)
+    filed = _file(
+        session, story, kind=VersionKind.kill, content=content, filed_by=filed_by, note=payload.reason, tags=tags
+    )
     idempotency.remember(session, idempotency_key, digest, story.id, filed.version.version)
     return filed
 
@@ -257,8 +286,7 @@ def normalise_tag(edit: schemas.TagEdit) -> EditorTag:
         topic = mediatopics.find(edit.uri)
         if topic is None:
             raise Invalid("invalid_tag", f"{edit.uri!r} is not a current IPTC Media Topic")
-        return EditorTag(type="subject", uri=topic.uri, qcode=topic.qcode, name=topic.name,
-                         broader=list(topic.broader))
+        return EditorTag(type="subject", uri=topic.uri, qcode=topic.qcode, name=topic.name, broader=list(topic.broader))
     if edit.code and (edit.type != "place" or pycountry.countries.get(alpha_2=edit.code) is None):
         raise Invalid("invalid_tag", f"{edit.code!r} is not an ISO 3166-1 alpha-2 country code for a place")
     return EditorTag(type=edit.type, name=edit.name, code=edit.code, uri=edit.uri)
@@ -282,8 +310,9 @@ def set_editor_tags(
     current = current_version(session=session, story=story)
     if current.state != VersionState.published:
         return []  # the coming publish uses the new tags
-    filed = _file(session, story, kind=VersionKind.retag, content=current.content(), filed_by=filed_by,
-                  tags=current.tags or {})
+    filed = _file(
+        session, story, kind=VersionKind.retag, content=current.content(), filed_by=filed_by, tags=current.tags or {}
+    )
     return filed.event_ids
 
 
@@ -300,7 +329,8 @@ def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
         raise Conflict("not_failed", f"version {number} is {version.state}, not failed; only a failed one is retried")
     newer = session.exec(
         select(StoryVersion.version).where(
-            StoryVersion.story_id == story_id, StoryVersion.version > number,
+            StoryVersion.story_id == story_id,
+            StoryVersion.version > number,
             StoryVersion.state == VersionState.published,
         )
     ).first()

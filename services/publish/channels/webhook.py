@@ -76,8 +76,13 @@ def send(client: httpx.Client, target: Target, body: bytes, headers: dict) -> Se
     started = time.perf_counter()
     extensions = {"sni_hostname": target.hostname} if target.scheme == "https" else {}
     try:
-        with client.stream("POST", target.pinned_url(), content=body, extensions=extensions,
-                           headers={**headers, "host": target.host_header}) as response:
+        with client.stream(
+            "POST",
+            target.pinned_url(),
+            content=body,
+            extensions=extensions,
+            headers={**headers, "host": target.host_header},
+        ) as response:
             excerpt = b""
             for chunk in response.iter_raw():
                 excerpt += chunk
