@@ -91,15 +91,21 @@ def ping(settings: Settings | None = None) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def migrate(settings: Settings | None = None) -> None:
+def alembic_config(url: str):
+    """Alembic's configuration for the project's migrations against ``url``."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.attributes["sqlalchemy_url"] = url
+    return cfg
+
+
+def migrate(settings: Settings | None = None, revision: str = "head") -> None:
     """Bring the schema to the newest revision (``alembic upgrade head``)."""
     from alembic import command
-    from alembic.config import Config
 
     settings = settings or get_settings()
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.attributes["sqlalchemy_url"] = settings.sqlalchemy_url
-    command.upgrade(cfg, "head")
+    command.upgrade(alembic_config(settings.sqlalchemy_url), revision)

@@ -65,7 +65,11 @@ class EmbeddedRedis:
             "--logfile",
             "redis.log",
         ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # Its own session: Ctrl-C on `newswire run` reaches the supervisor, which stops the workers
+        # first and Redis last, instead of Redis dying under the workers.
+        self.process = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
         client = redis.Redis.from_url(self.url)
         deadline = time.monotonic() + timeout
         while True:

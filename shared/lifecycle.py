@@ -18,7 +18,7 @@ from sqlmodel import Session, select
 
 from shared import events
 from shared.db import session_scope
-from shared.models import IN_PIPELINE_STATES, OutboxEvent, StoryVersion, VersionState
+from shared.models import IN_PIPELINE_STATES, OutboxEvent, Story, StoryVersion, VersionKind, VersionState
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def wake_next(session: Session, story_id: str) -> list[int]:
     ).first()
     if ready is None:
         return []
-    event = events.record(session, events.EVENT_FOR_STATE[VersionState(ready.state)], ready.id, ready.urgency)
+    event = events.record(session, events.EVENT_FOR_STATE[VersionState(ready.state)], ready.id, ready.queue_urgency)
     session.flush()
     return [event.id]
 
@@ -96,24 +96,29 @@ def requeue_stuck(stuck_after: timedelta, max_requeues: int, limit: int = 200) -
     event_ids: list[int] = []
     with session_scope() as session:
         stuck = session.exec(
-            select(StoryVersion)
+            select(StoryVersion.id, StoryVersion.story_id)
             .where(StoryVersion.state.in_(list(events.EVENT_FOR_STATE)), ~recent, ~waiting_on_earlier())
             .limit(limit)
         ).all()
-        for version in stuck:
-            if version.requeues >= max_requeues:
-                event_ids += fail(
-                    session,
-                    version,
-                    f"no worker finished the {version.state} step after "
-                    f"{version.requeues + 1} tries; see the worker logs",
-                )
-                continue
-            version.requeues += 1
-            event = events.record(
-                session, events.EVENT_FOR_STATE[VersionState(version.state)], version.id, version.urgency
-            )
-            session.flush()
-            event_ids.append(event.id)
-            log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)
+        for version_id, story_id in stuck:
+            session.get(Story, story_id, with_for_update=True)  # as a render or a kill would
+            version = session.get(StoryVersion, version_id, populate_existing=True)
+            if version.state in events.EVENT_FOR_STATE:
+                event_ids += _requeue_or_fail(session, version, max_requeues)
     return event_ids
+
+
+def _requeue_or_fail(session: Session, version: StoryVersion, max_requeues: int) -> list[int]:
+    # A kill is never given up on: the sites that hold the story must hear of it.
+    if version.requeues >= max_requeues and version.kind != VersionKind.kill:
+        tries = version.requeues + 1
+        return fail(
+            session, version, f"no worker finished the {version.state} step after {tries} tries; see the worker logs"
+        )
+    version.requeues += 1
+    event = events.record(
+        session, events.EVENT_FOR_STATE[VersionState(version.state)], version.id, version.queue_urgency
+    )
+    session.flush()
+    log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)
+    return [event.id]

@@ -110,6 +110,8 @@ class Story(SQLModel, table=True):
     __table_args__ = (Index("ix_story_created", "created_at", "id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True)
+    #: Position in the story list, numbered in commit order (see ingest's ``stories.service``).
+    seq: int = Field(unique=True)
     current_version: int = 1
     #: The editors' tag additions and removals ({"add": [...], "remove": [...]}); they apply
     #: to every version and no tagger run overwrites them.
@@ -170,6 +172,11 @@ class StoryVersion(StoryContent, table=True):
     enriched_at: datetime | None = None
     published_at: datetime | None = None
     failed_at: datetime | None = None
+
+    @property
+    def queue_urgency(self) -> int:
+        """The urgency its messages are queued with: a kill jumps every queue."""
+        return 1 if self.kind == VersionKind.kill else self.urgency
 
 
 class IdempotencyRecord(SQLModel, table=True):

@@ -22,7 +22,9 @@ def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
 
 
 def reindex(session: Session, story_id: str) -> None:
-    story = session.get(Story, story_id)
+    """Rewrite the story's rows. Takes the story's row lock (PostgreSQL), so two versions of one
+    story enriched at the same moment, or a tag edit meanwhile, rewrite the index one at a time."""
+    story = session.get(Story, story_id, with_for_update=True)
     if story is None:
         return
     session.exec(delete(StoryTag).where(StoryTag.story_id == story_id))

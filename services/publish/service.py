@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 import httpx
+from pydantic import ValidationError
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
@@ -106,6 +107,8 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
         item = ninjs.render(version, _envelope(story, version, pubstatus))
     except ninjs.InvalidNinjs as exc:
         return Rendered(event_ids=lifecycle.fail(session, version, f"invalid ninjs: {exc}"))
+    except ValidationError as exc:  # stored tags that no longer read back: fail, do not loop
+        return Rendered(event_ids=lifecycle.fail(session, version, f"unreadable tags: {exc}"))
     result = session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
@@ -113,8 +116,7 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
     )
     if result.rowcount != 1:
         return Rendered()
-    kind = VersionKind(version.kind)
-    priority = priority_for_urgency(1 if kind == VersionKind.kill else version.urgency)
+    priority = priority_for_urgency(version.queue_urgency)
     deliveries = [
         Delivery(
             subscriber_id=subscriber_id,
@@ -146,8 +148,10 @@ def audience(session: Session, version: StoryVersion) -> set[str]:
 
 def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
     """Subscribers that may hold an earlier version of the story: it was delivered, or at least
-    one attempt was made (a timed-out POST may still have landed), or one is in flight."""
-    now = utcnow()
+    one attempt was made (a timed-out POST may still have landed), or a worker holds or held its
+    lease without recording a result (a send in flight, or a worker killed mid-send). Every path
+    that claims a delivery and does not send clears its lease, so a lease left means a POST may
+    have gone out: a kill errs towards reaching a site rather than missing one."""
     rows = session.exec(
         select(Delivery.subscriber_id)
         .where(Delivery.story_id == version.story_id, Delivery.version < version.version)
@@ -155,7 +159,7 @@ def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
             or_(
                 Delivery.state == DeliveryState.delivered,
                 Delivery.attempts > 0,
-                Delivery.lease_until > now,
+                Delivery.lease_until.is_not(None),
             )
         )
         .distinct()

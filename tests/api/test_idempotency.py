@@ -47,3 +47,21 @@ def test_a_key_reused_for_another_operation_or_story_is_409(api):
     post(api, f"/v1/stories/{story['id']}/kill", {"reason": "r"}, "kill-key")
     assert post(api, f"/v1/stories/{other['id']}/kill", {"reason": "r"}, "kill-key").status_code == 409
     assert api.editor.get(f"/v1/stories/{other['id']}").json()["status"] != "killed"
+
+
+def test_a_replay_answers_even_when_its_version_was_withdrawn_or_superseded(api):
+    story = post(api, "/v1/stories", STORY, "before-kill").json()
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
+    replay = post(api, "/v1/stories", STORY, "before-kill")
+    assert replay.status_code == 202
+    assert replay.json()["version"] == 1 and replay.json()["status"] == "withdrawn"
+
+    held = {**STORY, "embargoed_until": "2099-01-01T00:00:00Z"}
+    other = api.editor.post("/v1/stories", json=held).json()
+    path = f"/v1/stories/{other['id']}"
+    first = post(api, path, {**held, "headline": "Second"}, "held-update", "put")
+    api.editor.put(path, json={**held, "headline": "Third"})
+    again = post(api, path, {**held, "headline": "Second"}, "held-update", "put")
+    assert again.status_code == 202
+    assert again.json()["version"] == first.json()["version"] == 2
+    assert again.json()["status"] == "superseded"

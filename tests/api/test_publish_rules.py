@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from services.publish import service as publish
+from services.publish.formats import ninjs
 from shared import db, lifecycle
 from shared.models import StoryVersion
 from tests.api.pipeline import KAZAKHSTAN_DIPLOMACY, deliveries, enrich, mark_delivered, render, version_row
@@ -138,6 +139,9 @@ def test_deliveries_of_a_killed_story_are_withdrawn_and_a_disabled_subscriber_is
     render(story["id"], 2)
     kill = [d for d in deliveries(story["id"]) if d.version == 2][0]
     assert kill.subscriber_id == site
+    item = version_row(story["id"], 2).ninjs  # routed like the story, describing none of its text
+    assert item["places"][0]["literal"] == "KZ" and item["subjects"][0]["name"] == "summit meeting"
+    assert "wordCount" not in item["bodies"][0]
     assert publish.send_delivery(kill.id) == "held-subscriber-disabled"
     assert kill.id not in {d for d, _ in publish.due_delivery_ids()}
     assert api.admin.post(f"/v1/subscribers/{site}/enable").json()["active"] is True
@@ -158,3 +162,28 @@ def test_deliveries_list_shows_states_of_each_version(api):
     assert listed[0]["next_attempt_at"] and listed[1]["next_attempt_at"] is None
     assert listed[0]["message_id"].startswith("msg_") and listed[0]["attempts"] == []
     assert api.admin.get("/v1/subscribers/nope/deliveries").status_code == 404
+
+
+def test_a_failed_kill_shows_as_failed_and_can_be_retried(api, monkeypatch):
+    subscribe(api, "site")
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    mark_delivered(deliveries(story["id"])[0].id)
+    api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
+    with db.session_scope() as session:  # the kill's task keeps dying: it is re-queued, never given up
+        session.exec(update(StoryVersion).where(StoryVersion.version == 2).values(requeues=99))
+    lifecycle.requeue_stuck(timedelta(seconds=-1), max_requeues=3)
+    assert version_row(story["id"], 2).state == "enriched"
+    refuse = ninjs.InvalidNinjs("pubStatus: not one of the allowed values")
+    monkeypatch.setattr(ninjs, "render", lambda *_: (_ for _ in ()).throw(refuse))  # a renderer that refuses
+    render(story["id"], 2)
+    monkeypatch.undo()
+    assert api.editor.get(f"/v1/stories/{story['id']}").json()["status"] == "failed"
+    listed = api.editor.get("/v1/stories", params={"status": "failed"}).json()["items"]
+    assert [s["id"] for s in listed] == [story["id"]]
+    assert api.editor.post(f"/v1/stories/{story['id']}/versions/2/retry").status_code == 202
+    assert len(render(story["id"], 2).deliveries) == 1
+    assert api.editor.get(f"/v1/stories/{story['id']}").json()["status"] == "killed"
+    refused = api.editor.post(f"/v1/stories/{story['id']}/versions/1/retry")
+    assert refused.status_code == 409  # on a killed story only the kill is retried

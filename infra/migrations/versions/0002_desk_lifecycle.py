@@ -1,5 +1,5 @@
 """desk lifecycle: version kinds, notes, who filed, failed state; idempotency records for every
-filing request; the story list's tag index; key last use; kill time
+filing request; the story list's order (seq) and tag index; key last use; kill time
 
 Revision ID: 0002
 Revises: 0001
@@ -31,6 +31,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("error", AutoString(), nullable=True))
         batch.add_column(sa.Column("requeues", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("failed_at", UTCDateTime(), nullable=True))
+    # Before kinds existed, a later version could only come from an editor's tag change.
+    op.execute("UPDATE story_version SET kind = 'retag' WHERE version > 1")
 
     op.create_table(
         "idempotency_record",
@@ -53,11 +55,16 @@ def upgrade() -> None:
     naming = {"uq": "uq_%(table_name)s_%(column_0_name)s"}
     with op.batch_alter_table("story", naming_convention=naming) as batch:
         batch.add_column(sa.Column("killed_at", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("seq", sa.Integer(), nullable=True))
         if op.get_bind().dialect.name == "sqlite":
             batch.drop_constraint("uq_story_idempotency_key", type_="unique")
         batch.drop_column("idempotency_key")
         batch.drop_column("request_hash")
         batch.create_index("ix_story_created", ["created_at", "id"])
+    _number_existing_stories()
+    with op.batch_alter_table("story") as batch:
+        batch.alter_column("seq", existing_type=sa.Integer(), nullable=False)
+        batch.create_unique_constraint("uq_story_seq", ["seq"])
 
     op.create_table(
         "story_tag",
@@ -69,6 +76,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_story_tag_code", "story_tag", ["kind", "code", "story_id"])
     _index_existing_stories()
+
+
+def _number_existing_stories() -> None:
+    bind = op.get_bind()
+    ids = bind.execute(sa.text("SELECT id FROM story ORDER BY created_at, id")).scalars().all()
+    if ids:
+        bind.execute(
+            sa.text("UPDATE story SET seq = :seq WHERE id = :id"),
+            [{"seq": n, "id": story_id} for n, story_id in enumerate(ids, start=1)],
+        )
 
 
 def _json(value):
@@ -103,11 +120,19 @@ def downgrade() -> None:
     op.drop_index("ix_story_tag_code", table_name="story_tag")
     op.drop_table("story_tag")
     with op.batch_alter_table("story") as batch:
+        batch.drop_constraint("uq_story_seq", type_="unique")
+        batch.drop_column("seq")
         batch.drop_index("ix_story_created")
         batch.add_column(sa.Column("idempotency_key", AutoString(), nullable=True))
         batch.add_column(sa.Column("request_hash", AutoString(), nullable=True))
         batch.drop_column("killed_at")
         batch.create_unique_constraint("uq_story_idempotency_key", ["idempotency_key"])
+    # The keys of creates (the only requests that file a version 1) go back onto their stories.
+    op.execute(
+        "UPDATE story SET idempotency_key = (SELECT r.key FROM idempotency_record r "
+        "WHERE r.story_id = story.id AND r.version = 1), request_hash = (SELECT r.request_hash "
+        "FROM idempotency_record r WHERE r.story_id = story.id AND r.version = 1)"
+    )
     op.drop_table("idempotency_record")
     with op.batch_alter_table("story_version") as batch:
         for column in ("failed_at", "requeues", "error", "filed_by", "note", "kind"):

@@ -74,6 +74,18 @@ def recase(text: str) -> str:
     return _DASH_SEPARATOR.sub(",", "".join(out))
 
 
+_LINE = re.compile(r"[^\n]*\S")  # a line's text up to its last non-space character
+
+
 def find_spans(text: str) -> list[Span]:
+    """The model's entities. A name never runs across a line break (a headline and the first
+    line of the body are separate lines): such a span is cut into one span per line."""
     doc = model()(recase(text))
-    return [Span(LABELS[e.label_], e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in LABELS]
+    spans = []
+    for e in doc.ents:
+        if e.label_ not in LABELS:
+            continue
+        for line in _LINE.finditer(text, e.start_char, e.end_char):
+            start = line.start() + len(line.group()) - len(line.group().lstrip())
+            spans.append(Span(LABELS[e.label_], start, line.end(), e.label_))
+    return spans

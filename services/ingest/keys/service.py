@@ -8,7 +8,7 @@ import logging
 import secrets
 from datetime import timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, NotFound
@@ -79,6 +79,9 @@ def revoke_key(*, session: Session, key_id: str) -> ApiKey:
 
 
 def _active_admins(session: Session) -> int:
-    return session.exec(
-        select(func.count(ApiKey.id)).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None))
-    ).one()
+    """Active admin keys, locked (PostgreSQL) so that two revocations at once cannot both see
+    another admin left."""
+    rows = session.exec(
+        select(ApiKey.id).where(ApiKey.role == Role.admin, ApiKey.revoked_at.is_(None)).with_for_update()
+    ).all()
+    return len(rows)

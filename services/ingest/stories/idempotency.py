@@ -7,13 +7,19 @@ and files nothing; the same key with anything else is a 409. Records are kept wi
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.ingest.exceptions import Conflict
 from shared.models import IdempotencyRecord
+
+T = TypeVar("T")
 
 
 def request_hash(operation: str, story_id: str | None, payload: BaseModel) -> str:
@@ -37,5 +43,26 @@ def replay(session: Session, key: str | None, digest: str) -> IdempotencyRecord 
 
 
 def remember(session: Session, key: str | None, digest: str, story_id: str, version: int) -> None:
+    """Store the key with what it filed. Raises IntegrityError if a concurrent request with the
+    same key got there first (see ``once_per_key``)."""
     if key:
         session.add(IdempotencyRecord(key=key, request_hash=digest, story_id=story_id, version=version))
+        session.flush()
+
+
+def once_per_key(action: Callable[..., T]) -> Callable[..., T]:
+    """Run a filing action; if a concurrent request with the same Idempotency-Key stored it
+    first, roll back and run the action again, which then replays that request's answer or
+    refuses with 409."""
+
+    @functools.wraps(action)
+    def run(*, session: Session, idempotency_key: str | None = None, **kwargs: Any) -> T:
+        try:
+            return action(session=session, idempotency_key=idempotency_key, **kwargs)
+        except IntegrityError:
+            session.rollback()
+            if not idempotency_key:
+                raise
+            return action(session=session, idempotency_key=idempotency_key, **kwargs)
+
+    return run

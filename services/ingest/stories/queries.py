@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func
 from sqlmodel import Session, select
 
 from services.ingest.common import Links
@@ -151,20 +150,23 @@ class StoryFilters:
     q: str | None = None
 
 
+CURSOR_PREFIX = "s"
+
+
 def encode_cursor(story: Story) -> str:
-    raw = json.dumps([story.created_at.isoformat(), story.id]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """Opaque to clients: the position of the last story of a page."""
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{story.seq}".encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> int:
     try:
-        created, story_id = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        when = datetime.fromisoformat(created)
-    except (ValueError, TypeError, binascii.Error):
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, binascii.Error):
         raise BadCursor() from None
-    if when.tzinfo is None or not isinstance(story_id, str):
+    number = text.removeprefix(CURSOR_PREFIX)
+    if not text.startswith(CURSOR_PREFIX) or not number.isdigit():
         raise BadCursor()
-    return when, story_id
+    return int(number)
 
 
 def _like(word: str) -> str:
@@ -194,15 +196,14 @@ def _conditions(filters: StoryFilters) -> list:
 def list_stories(
     *, session: Session, filters: StoryFilters, limit: int, cursor: str | None = None
 ) -> tuple[list[schemas.StorySummary], str | None]:
-    """A page of stories, newest first (by when they were first filed, then id), and the cursor
-    of the next page. Stories filed while a client pages land before its first page, so paging
-    never repeats or skips one."""
+    """A page of stories, newest first (in the order they were stored), and the cursor of the
+    next page. Stories filed while a client pages land before its first page, so paging never
+    repeats or skips one."""
     newest = and_(StoryVersion.story_id == Story.id, StoryVersion.version == Story.current_version)
     query = select(Story, StoryVersion).join(StoryVersion, newest).where(*_conditions(filters))
     if cursor:
-        created, story_id = decode_cursor(cursor)
-        query = query.where(or_(Story.created_at < created, and_(Story.created_at == created, Story.id < story_id)))
-    rows = session.exec(query.order_by(Story.created_at.desc(), Story.id.desc()).limit(limit + 1)).all()
+        query = query.where(Story.seq < decode_cursor(cursor))
+    rows = session.exec(query.order_by(Story.seq.desc()).limit(limit + 1)).all()
     page = [_summary(story, version) for story, version in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
     return page, next_cursor

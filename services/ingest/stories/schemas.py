@@ -14,7 +14,9 @@ from shared.ninjs import EventType
 from shared.tags import EditorTagChanges, StoryTags
 from shared.text import html_to_text, sanitize_html
 
-Status = Literal["received", "enriched", "embargoed", "publishing", "published", "failed", "killed"]
+Status = Literal[
+    "received", "enriched", "embargoed", "publishing", "published", "failed", "killed", "superseded", "withdrawn"
+]
 
 
 class StoryCreate(StoryContent, Input):

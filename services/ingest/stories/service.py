@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pycountry
-from sqlalchemy import or_, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, Invalid, NotFound
@@ -34,7 +33,7 @@ from shared.models import (
     VersionKind,
     VersionState,
 )
-from shared.tags import EditorTag, EditorTagChanges
+from shared.tags import EditorTag, EditorTagChanges, StoryTags
 from shared.text import sanitize_html
 from shared.timeutil import utcnow
 
@@ -126,12 +125,26 @@ def _file(
     session.add(story)
     session.add(version)
     session.flush()
-    urgency = 1 if kind == VersionKind.kill else version.urgency  # a kill jumps every queue
-    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, urgency)
+    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)
     session.flush()
     return Filed(story, version, [event.id])
 
 
+#: PostgreSQL advisory lock that numbers new stories one at a time (any constant key will do).
+STORY_SEQUENCE_LOCK = 7_204_551
+
+
+def _next_seq(session: Session) -> int:
+    """The new story's place in the story list. Stories are numbered one at a time, inside the
+    transaction that stores them and up to its commit (SQLite: the write lock ``BEGIN IMMEDIATE``
+    takes; PostgreSQL: a transaction advisory lock), so numbers follow commit order: a story
+    never appears behind a list cursor that a client already holds."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.exec(select(func.pg_advisory_xact_lock(STORY_SEQUENCE_LOCK)))
+    return (session.exec(select(func.max(Story.seq))).one() or 0) + 1
+
+
+@idempotency.once_per_key
 def create_story(
     *,
     session: Session,
@@ -141,22 +154,17 @@ def create_story(
 ) -> Filed:
     """Store a new story and its first version."""
     digest = idempotency.request_hash("create", None, payload)
+    seq = _next_seq(session)  # first: it also serialises requests with the same key
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
         return _replayed(session, earlier)
-    story = Story()
+    story = Story(seq=seq)
     filed = _file(session, story, kind=VersionKind.original, content=_content(payload), filed_by=filed_by)
     idempotency.remember(session, idempotency_key, digest, story.id, 1)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()  # another request with the same Idempotency-Key won the race
-        if not idempotency_key:
-            raise
-        return create_story(session=session, payload=payload, filed_by=filed_by, idempotency_key=idempotency_key)
     return filed
 
 
+@idempotency.once_per_key
 def update_story(
     *,
     session: Session,
@@ -169,6 +177,7 @@ def update_story(
     return _new_content(session, story_id, payload, VersionKind.update, filed_by, idempotency_key)
 
 
+@idempotency.once_per_key
 def correct_story(
     *,
     session: Session,
@@ -227,6 +236,7 @@ def kill_notice(slugline: str | None, reason: str) -> dict[str, Any]:
     }
 
 
+@idempotency.once_per_key
 def kill_story(
     *,
     session: Session,
@@ -244,7 +254,7 @@ def kill_story(
         return _replayed(session, earlier)
     _refuse_if_killed(story)
     current = current_version(session=session, story=story)
-    tags = _newest_tags(session, story.id)
+    tags = _kill_tags(session, story.id)
     _withdraw_unsent(session, story.id)
     story.killed_at = utcnow()
     content = {**current.content(), **kill_notice(current.slugline, payload.reason)}
@@ -255,11 +265,14 @@ def kill_story(
     return filed
 
 
-def _newest_tags(session: Session, story_id: str) -> dict[str, Any]:
+def _kill_tags(session: Session, story_id: str) -> dict[str, Any]:
+    """The newest tags, for routing a kill (places, subjects, people, organisations), without
+    what describes the withdrawn text itself (entity offsets, keywords, word counts)."""
     rows = session.exec(
         select(StoryVersion.tags).where(StoryVersion.story_id == story_id).order_by(StoryVersion.version.desc())
     ).all()
-    return next((tags for tags in rows if tags), {})
+    tags = StoryTags.from_stored(next((t for t in rows if t), None)) or StoryTags()
+    return tags.model_copy(update={"entities": [], "keywords": [], "counts": None}).stored()
 
 
 def _withdraw_unsent(session: Session, story_id: str) -> None:
@@ -317,14 +330,16 @@ def set_editor_tags(
 
 
 def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
-    """Send a failed version through the pipeline again (from enrichment if it has no tags)."""
+    """Send a failed version through the pipeline again (from enrichment if it has no tags).
+    On a killed story only the kill itself can be retried."""
     story = lock_story(session, story_id)
-    _refuse_if_killed(story)
     version = session.exec(
         select(StoryVersion).where(StoryVersion.story_id == story_id, StoryVersion.version == number)
     ).first()
     if version is None:
         raise NotFound(f"version {number} of story {story_id}")
+    if version.kind != VersionKind.kill:
+        _refuse_if_killed(story)
     if version.state != VersionState.failed:
         raise Conflict("not_failed", f"version {number} is {version.state}, not failed; only a failed one is retried")
     newer = session.exec(
@@ -340,6 +355,6 @@ def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
     version.state, version.error, version.failed_at, version.requeues = state, None, None, 0
     session.add(version)
     session.flush()
-    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.urgency)
+    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)
     session.flush()
     return Filed(story, version, [event.id])

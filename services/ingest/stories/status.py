@@ -16,12 +16,13 @@ STATE_WORDS = {
     VersionState.enriched: "enriched",
     VersionState.releasing: "publishing",
     VersionState.published: "published",
-    VersionState.failed: "failed",
 }
 IN_PIPELINE = (VersionState.stored, VersionState.enriched, VersionState.releasing)
 
 
 def status_of(state: str, pubstatus: str) -> str:
+    if state == VersionState.failed:
+        return "failed"  # a kill that failed must show: the sites that got the story still have it
     if pubstatus == PubStatus.canceled:
         return "killed"
     if state == VersionState.embargoed or (pubstatus == PubStatus.withheld and state in IN_PIPELINE):
