@@ -26,8 +26,8 @@ from pathlib import Path
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from bench.machine import children, describe, rss_mib
-from tests.support import LocalEndpoint, PostgresDatabase, Stack, wait_for
+from bench.machine import describe, rss_mib
+from tests.support import LocalEndpoint, PostgresDatabase, Stack, children, wait_for
 
 SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
 

@@ -34,11 +34,12 @@ class Settings(BaseSettings):
     delivery_retry_base_seconds: float = 5.0
     #: How often the scheduler sweeps the outbox, embargoes and due deliveries.
     scheduler_interval_seconds: float = 1.0
-    #: A version that has not moved on this long after its last event was sent is queued again
-    #: (its message was lost, or its worker was killed). Keep it above the task time limit.
+    #: A version that has not moved on this long after its last event was sent, while its stage's
+    #: queue is empty, lost its message (Redis restart, worker killed): it is queued again.
     stuck_after_seconds: float = 150.0
-    #: A version re-queued this many times is marked failed (an editor can retry it).
-    max_requeues: int = 6
+    #: A version whose current step a worker took up this many times without finishing it (the
+    #: worker died each time: a poison story) is marked failed; an editor can retry it.
+    max_tries: int = 5
     #: Time one tagger may take on one story; past it the story goes on without that tagger's tags.
     tagger_budget_seconds: float = 10.0
     log_level: str = "INFO"

@@ -37,6 +37,9 @@ EVENT_FOR_STATE = {
     VersionState.releasing: "version.released",
 }
 
+#: The queue whose worker moves a version on from each waiting state.
+QUEUE_FOR_STATE = {state: TASK_FOR_EVENT[event].split(".", 1)[0] for state, event in EVENT_FOR_STATE.items()}
+
 LEASE = timedelta(seconds=30)
 #: Events younger than this are left to the relay of the process that wrote them.
 SWEEP_GRACE = timedelta(seconds=2)

@@ -10,6 +10,7 @@ that was waiting; the stuck-work sweep is the net under it.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import exists, or_, update
@@ -18,7 +19,7 @@ from sqlmodel import Session, select
 
 from shared import events
 from shared.db import session_scope
-from shared.models import IN_PIPELINE_STATES, OutboxEvent, Story, StoryVersion, VersionKind, VersionState
+from shared.models import IN_PIPELINE_STATES, OutboxEvent, StoryVersion, VersionState
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -82,43 +83,58 @@ def fail(session: Session, version: StoryVersion, error: str) -> list[int]:
     return wake_next(session, version.story_id)
 
 
-def requeue_stuck(stuck_after: timedelta, max_requeues: int, limit: int = 200) -> list[int]:
-    """Scheduler sweep: a version still waiting in a state whose latest event was sent longer
-    than ``stuck_after`` ago lost its message (Redis restart, worker killed mid-task): write a
-    fresh event for it (the task is idempotent, so a late original does no harm). A version
-    re-queued ``max_requeues`` times is failed instead: something keeps killing its task.
-    A version held back by an earlier one of its story is not stuck."""
+@dataclass
+class Taken:
+    """A worker's hold on a version's step: the version to work on (None: leave it), and
+    outbox events to relay after commit (the next version's, when this one just failed)."""
+
+    version: StoryVersion | None
+    event_ids: list[int] = field(default_factory=list)
+
+
+def take_up(session: Session, version: StoryVersion, max_tries: int) -> Taken:
+    """Count a worker's try at the version's current step, before the work starts and in a
+    transaction of its own (the caller commits it), so a worker that dies mid-step leaves the
+    try counted. A version tried more than ``max_tries`` times (it kills its worker every time)
+    is failed instead of tried again."""
+    state = version.state
+    counted = session.exec(
+        update(StoryVersion)
+        .where(StoryVersion.id == version.id, StoryVersion.state == state)
+        .values(tries=StoryVersion.tries + 1)
+    )
+    if counted.rowcount != 1:
+        return Taken(None)
+    session.refresh(version)
+    if version.tries > max_tries:
+        error = f"a worker took up its {state} step {version.tries - 1} times and never finished; see the worker logs"
+        return Taken(None, fail(session, version, error))
+    return Taken(version)
+
+
+def requeue_stuck(stuck_after: timedelta, idle_states: list[VersionState], limit: int = 200) -> list[int]:
+    """Scheduler sweep: a version in one of ``idle_states`` (states whose stage's queue is
+    empty) whose latest event was sent longer than ``stuck_after`` ago lost its message (Redis
+    restart, worker killed): write a fresh event for it. The task is idempotent, so a late
+    original does no harm. A stage with a backlog is left alone: its versions are waiting, not
+    lost, and re-queuing them would only pile duplicates behind the backlog. A version held back
+    by an earlier one of its story is not stuck either."""
+    states = [s for s in events.EVENT_FOR_STATE if s in idle_states]
+    if not states:
+        return []
     cutoff = utcnow() - stuck_after
     recent = exists().where(
         OutboxEvent.version_id == StoryVersion.id,
         or_(OutboxEvent.sent_at.is_(None), OutboxEvent.sent_at > cutoff),
     )
-    event_ids: list[int] = []
     with session_scope() as session:
         stuck = session.exec(
-            select(StoryVersion.id, StoryVersion.story_id)
-            .where(StoryVersion.state.in_(list(events.EVENT_FOR_STATE)), ~recent, ~waiting_on_earlier())
-            .limit(limit)
+            select(StoryVersion).where(StoryVersion.state.in_(states), ~recent, ~waiting_on_earlier()).limit(limit)
         ).all()
-        for version_id, story_id in stuck:
-            session.get(Story, story_id, with_for_update=True)  # as a render or a kill would
-            version = session.get(StoryVersion, version_id, populate_existing=True)
-            if version.state in events.EVENT_FOR_STATE:
-                event_ids += _requeue_or_fail(session, version, max_requeues)
-    return event_ids
-
-
-def _requeue_or_fail(session: Session, version: StoryVersion, max_requeues: int) -> list[int]:
-    # A kill is never given up on: the sites that hold the story must hear of it.
-    if version.requeues >= max_requeues and version.kind != VersionKind.kill:
-        tries = version.requeues + 1
-        return fail(
-            session, version, f"no worker finished the {version.state} step after {tries} tries; see the worker logs"
-        )
-    version.requeues += 1
-    event = events.record(
-        session, events.EVENT_FOR_STATE[VersionState(version.state)], version.id, version.queue_urgency
-    )
-    session.flush()
-    log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)
-    return [event.id]
+        new = [
+            events.record(session, events.EVENT_FOR_STATE[VersionState(v.state)], v.id, v.queue_urgency) for v in stuck
+        ]
+        session.flush()
+        for version in stuck:
+            log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)
+        return [event.id for event in new]

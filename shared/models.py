@@ -165,8 +165,9 @@ class StoryVersion(StoryContent, table=True):
     ninjs: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     #: Why the version could not be published (state ``failed``).
     error: str | None = None
-    #: Times the scheduler re-queued it because its message was lost; reset by a retry.
-    requeues: int = 0
+    #: Times a worker took up the version's current step (tagging, rendering) without finishing it
+    #: yet; back to 0 when the step is done. Past ``NEWSWIRE_MAX_TRIES`` the version fails.
+    tries: int = 0
     received_at: datetime
     stored_at: datetime
     enriched_at: datetime | None = None

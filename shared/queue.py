@@ -7,6 +7,7 @@ message priority so that flash stories (urgency 1-2) are fetched before routine 
 from __future__ import annotations
 
 from celery import Celery
+from kombu.exceptions import ChannelError
 
 from shared.config import get_settings
 
@@ -63,6 +64,19 @@ def send(task_name: str, argument: int | str, priority: int) -> None:
     """Hand one message (an id, nothing more) to the broker. Every message leaves through here,
     so the in-process tests replace this one function to record what would be queued."""
     get_celery().send_task(task_name, args=[argument], priority=priority)
+
+
+def backlog(queue_names: set[str]) -> dict[str, int]:
+    """Messages waiting in each queue, not yet taken by a worker (every priority level)."""
+    depth = {}
+    with get_celery().pool.acquire(block=True) as connection:
+        channel = connection.default_channel
+        for name in queue_names:
+            try:
+                depth[name] = channel.queue_declare(queue=name, passive=True).message_count
+            except ChannelError:  # never declared, or emptied: nothing waits
+                depth[name] = 0
+    return depth
 
 
 def get_celery() -> Celery:

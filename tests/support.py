@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -37,6 +38,20 @@ def wait_for(check: Callable[[], T], timeout: float = 30.0, interval: float = 0.
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(interval)
+
+
+def children(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (read from /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    if int(fh.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
 
 
 def newswire(args: list[str], env: dict[str, str], **kwargs) -> subprocess.CompletedProcess:
@@ -138,7 +153,7 @@ class Stack:
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
             "NEWSWIRE_DELIVERY_LEASE_SECONDS": "4",
-            "NEWSWIRE_MAX_REQUEUES": "2",
+            "NEWSWIRE_MAX_TRIES": "2",
             "NEWSWIRE_PORT": str(self.api_port),
             **(extra_env or {}),
         }
@@ -174,6 +189,13 @@ class Stack:
         """SIGKILL one service process (no shutdown, no message acknowledged)."""
         self.processes[name].kill()
         self.processes[name].wait()
+
+    def kill_pool_processes(self, name: str) -> list[int]:
+        """SIGKILL the pool processes of one worker (as the OOM killer would), not the worker."""
+        pids = children(self.processes[name].pid)
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        return pids
 
     def restart(self, name: str) -> None:
         self._spawn(name, self.commands[name])

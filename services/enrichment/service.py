@@ -1,5 +1,5 @@
-"""Enrich one story version: read it, run the taggers outside any transaction, then write
-the tags and the next outbox event only if nobody did so first (idempotent)."""
+"""Enrich one story version: count the try, run the taggers outside any transaction, then
+write the tags and the next outbox event only if nobody did so first (idempotent)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import update
 
 from services.enrichment.taggers import TAGGER_VERSION, tag_story
-from shared import events, tag_index
+from shared import events, lifecycle, tag_index
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
@@ -42,6 +42,9 @@ def enrich_version(version_id: int) -> list[int]:
         version = session.get(StoryVersion, version_id)
         if version is None or version.state != VersionState.stored:
             return []
+        taken = lifecycle.take_up(session, version, get_settings().max_tries)
+        if taken.version is None:
+            return taken.event_ids
         headline, located, language, urgency = version.headline, version.located, version.language, version.urgency
         story_id = version.story_id
         body = version.body_text or html_to_text(version.body_html or "")
@@ -52,7 +55,7 @@ def enrich_version(version_id: int) -> list[int]:
         result = session.exec(
             update(StoryVersion)
             .where(StoryVersion.id == version_id, StoryVersion.state == VersionState.stored)
-            .values(tags=tags.stored(), state=VersionState.enriched, enriched_at=utcnow())
+            .values(tags=tags.stored(), state=VersionState.enriched, enriched_at=utcnow(), tries=0)
         )
         if result.rowcount != 1:
             return []

@@ -62,28 +62,44 @@ class Rendered:
 
 def render_version(version_id: int) -> Rendered:
     """Publish the version if it is ready and no earlier version of its story is still on its
-    way; park it while its embargo holds; fail it if it cannot be rendered."""
+    way; park it while its embargo holds; fail it if it cannot be rendered (or if rendering it
+    killed its worker too often). Two transactions: the first counts the try, so a worker that
+    dies while rendering leaves a trace; the second renders and publishes."""
     with session_scope() as session:
-        version = session.get(StoryVersion, version_id)
-        if version is None:
+        ready = _ready(session, version_id)
+        if ready is None:
             return Rendered()
-        # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then re-read the
-        # version: an editor's kill, update or tag change lands wholly before or after this.
-        story = session.get(Story, version.story_id, with_for_update=True)
-        session.refresh(version)
-        if version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
-            return Rendered()
+        _story, version = ready
         if version.embargoed_until and version.embargoed_until > utcnow():
             _park(session, version)
             return Rendered()
-        return _publish(session, story, version)
+        taken = lifecycle.take_up(session, version, get_settings().max_tries)
+        if taken.version is None:
+            return Rendered(event_ids=taken.event_ids)
+    with session_scope() as session:
+        ready = _ready(session, version_id)
+        return Rendered() if ready is None else _publish(session, *ready)
+
+
+def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
+    """The version and its story, locked, if it is ready and nothing earlier holds it back."""
+    version = session.get(StoryVersion, version_id)
+    if version is None:
+        return None
+    # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then re-read the
+    # version: an editor's kill, update or tag change lands wholly before or after this.
+    story = session.get(Story, version.story_id, with_for_update=True)
+    session.refresh(version)
+    if version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
+        return None
+    return story, version
 
 
 def _park(session: Session, version: StoryVersion) -> None:
     session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld)
+        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld, tries=0)
     )
 
 
@@ -112,7 +128,7 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
     result = session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(state=VersionState.published, ninjs=item, published_at=now, pubstatus=pubstatus)
+        .values(state=VersionState.published, ninjs=item, published_at=now, pubstatus=pubstatus, tries=0)
     )
     if result.rowcount != 1:
         return Rendered()

@@ -1,7 +1,6 @@
-"""The scheduler's sweeps: unsent outbox events, versions stuck by a lost message (failed after
-too many tries), embargoes that have lifted, deliveries due for a (re)try. Run exactly one
-scheduler per deployment (the sweeps are idempotent, so a second one wastes work but breaks
-nothing)."""
+"""The scheduler's sweeps: unsent outbox events, versions stuck by a lost message, embargoes
+that have lifted, deliveries due for a (re)try. Run exactly one scheduler per deployment (the
+sweeps are idempotent, so a second one wastes work but breaks nothing)."""
 
 from __future__ import annotations
 
@@ -10,18 +9,28 @@ import threading
 from datetime import timedelta
 
 from services.publish import service as publish
-from shared import events, lifecycle
+from shared import events, lifecycle, queue
 from shared.config import get_settings
+from shared.models import VersionState
 
 log = logging.getLogger(__name__)
+
+
+def idle_states() -> list[VersionState]:
+    """Waiting states whose stage's queue is empty (where a version that does not move has lost
+    its message). With the broker unreachable, none: nothing could be re-queued anyway."""
+    try:
+        depth = queue.backlog(set(events.QUEUE_FOR_STATE.values()))
+    except Exception:
+        log.warning("queue depths unknown; no stuck versions re-queued this sweep", exc_info=True)
+        return []
+    return [state for state, name in events.QUEUE_FOR_STATE.items() if depth[name] == 0]
 
 
 def sweep_once() -> dict[str, int]:
     settings = get_settings()
     relayed = events.relay_unsent()
-    stuck = events.relay(
-        lifecycle.requeue_stuck(timedelta(seconds=settings.stuck_after_seconds), settings.max_requeues)
-    )
+    stuck = events.relay(lifecycle.requeue_stuck(timedelta(seconds=settings.stuck_after_seconds), idle_states()))
     released = events.relay(publish.release_due_embargoes())
     due = publish.due_delivery_ids()
     publish.dispatch(due)

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from services.publish import service as publish
 from services.publish.formats import ninjs
-from shared import db, lifecycle
+from shared import db, events, lifecycle
 from shared.models import StoryVersion
 from tests.api.pipeline import KAZAKHSTAN_DIPLOMACY, deliveries, enrich, mark_delivered, render, version_row
 
@@ -82,13 +82,20 @@ def test_a_failed_version_is_not_retried_once_a_newer_one_is_out(api):
     assert answer.status_code == 409 and answer.json()["error"]["code"] == "superseded"
 
 
-def test_a_version_whose_task_keeps_dying_ends_failed(api):
+def take_up(version_id, max_tries):
+    """What a worker does first when it takes up a version (and then, here, dies)."""
+    with db.session_scope() as session:
+        return lifecycle.take_up(session, session.get(StoryVersion, version_id), max_tries)
+
+
+def test_a_version_that_kills_its_worker_every_time_ends_failed(api):
     story = api.editor.post("/v1/stories", json=STORY).json()
-    with db.session_scope() as session:  # its event went out long ago and nothing moved
-        session.exec(update(StoryVersion).values(requeues=3))
-    lifecycle.requeue_stuck(timedelta(seconds=-1), max_requeues=3)
+    version_id = version_row(story["id"], 1).id
+    assert take_up(version_id, 2).version is not None  # the worker died mid-step
+    assert take_up(version_id, 2).version is not None  # and again
+    assert take_up(version_id, 2).version is None  # the third worker gives up on it
     version = version_row(story["id"], 1)
-    assert version.state == "failed" and "after 4 tries" in version.error
+    assert version.state == "failed" and "took up its stored step 2 times" in version.error
     listed = api.editor.get("/v1/stories", params={"status": "failed"}).json()["items"]
     assert [s["id"] for s in listed] == [story["id"]]
 
@@ -171,10 +178,6 @@ def test_a_failed_kill_shows_as_failed_and_can_be_retried(api, monkeypatch):
     render(story["id"], 1)
     mark_delivered(deliveries(story["id"])[0].id)
     api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
-    with db.session_scope() as session:  # the kill's task keeps dying: it is re-queued, never given up
-        session.exec(update(StoryVersion).where(StoryVersion.version == 2).values(requeues=99))
-    lifecycle.requeue_stuck(timedelta(seconds=-1), max_requeues=3)
-    assert version_row(story["id"], 2).state == "enriched"
     refuse = ninjs.InvalidNinjs("pubStatus: not one of the allowed values")
     monkeypatch.setattr(ninjs, "render", lambda *_: (_ for _ in ()).throw(refuse))  # a renderer that refuses
     render(story["id"], 2)
@@ -187,3 +190,20 @@ def test_a_failed_kill_shows_as_failed_and_can_be_retried(api, monkeypatch):
     assert api.editor.get(f"/v1/stories/{story['id']}").json()["status"] == "killed"
     refused = api.editor.post(f"/v1/stories/{story['id']}/versions/1/retry")
     assert refused.status_code == 409  # on a killed story only the kill is retried
+
+
+def test_the_stuck_sweep_requeues_only_where_the_queue_is_idle(api):
+    lost = api.editor.post("/v1/stories", json=STORY).json()  # its message never reached a worker
+    waiting = file_two_versions(api)
+    enrich(waiting, 2)  # version 2 waits for version 1: not stuck
+    stale = timedelta(seconds=-1)
+    assert lifecycle.requeue_stuck(stale, idle_states=[]) == []  # a backlog: they are waiting, not lost
+    assert lifecycle.requeue_stuck(stale, idle_states=["enriched"]) == []
+    api.sent.messages.clear()
+    events.relay(lifecycle.requeue_stuck(stale, idle_states=["stored", "enriched"]))
+    assert sorted(api.sent.messages) == sorted(
+        [
+            ("enrichment.tag_version", version_row(lost["id"], 1).id, 4),
+            ("enrichment.tag_version", version_row(waiting, 1).id, 4),
+        ]
+    )

@@ -4,6 +4,8 @@ and goes out once retried."""
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from tests.support import wait_for
 
 STORY = {
@@ -147,27 +149,37 @@ def test_a_kill_during_embargo_sends_nothing_to_anyone(stack, site):
         ]
 
 
-def test_a_version_no_worker_can_finish_fails_visibly_and_goes_out_when_retried(stack, site):
+def tries(stack, story) -> int:
+    with stack.engine.connect() as conn:
+        query = "SELECT tries FROM story_version WHERE story_id = :id AND version = 1"
+        return conn.execute(sa.text(query), {"id": story["id"]}).scalar_one()
+
+
+def test_a_story_that_kills_its_worker_fails_visibly_and_goes_out_when_retried(stack, site, seed_story):
+    """The worker's pool process is SIGKILLed (as by the OOM killer) while it tags the story, twice;
+    Celery hands the message to a new pool process each time, and the third take-up (over
+    NEWSWIRE_MAX_TRIES=2) fails the version instead of looping."""
     _subscriber, receiver = site
-    stack.kill("enrichment")  # every try of this version is lost
-    try:
-        with stack.client(stack.editor_key) as api:
-            story = post(api, "/v1/stories", STORY)
-            path = f"/v1/stories/{story['id']}"
-            failed = wait_for(
-                lambda: (lambda v: v if v["status"] == "failed" else None)(api.get(path).json()),
-                timeout=60,
-                what="the version to fail after its re-queues",
-            )
-            entry = [t for t in failed["timeline"] if t["event"] == "failed"][0]
-            assert "no worker finished the stored step" in entry["detail"]
-            listed = api.get("/v1/stories", params={"status": "failed"}).json()["items"]
-            assert story["id"] in [s["id"] for s in listed]
-    finally:
-        stack.restart("enrichment")
+    long_story = {**STORY, "body_text": "\n\n".join([seed_story["body_text"]] * 8)}  # seconds of tagging
     with stack.client(stack.editor_key) as api:
+        story = post(api, "/v1/stories", long_story)
+        path = f"/v1/stories/{story['id']}"
+        for attempt in (1, 2):
+            wait_for(lambda n=attempt: tries(stack, story) >= n, timeout=60, interval=0.02, what=f"take-up {attempt}")
+            assert stack.kill_pool_processes("enrichment"), "no pool process to kill"
+        failed = wait_for(
+            lambda: (lambda v: v if v["status"] == "failed" else None)(api.get(path).json()),
+            timeout=60,
+            what="the version to fail",
+        )
+        entry = [t for t in failed["timeline"] if t["event"] == "failed"][0]
+        assert "took up its stored step 2 times and never finished" in entry["detail"]
+        listed = api.get("/v1/stories", params={"status": "failed"}).json()["items"]
+        assert story["id"] in [s["id"] for s in listed]
+        assert versions_at(receiver, story) == []
+
         assert api.post(f"{path}/versions/1/retry").status_code == 202
-        wait_for(lambda: versions_at(receiver, story), timeout=60, what="the retried version")
+        wait_for(lambda: versions_at(receiver, story), timeout=90, what="the retried version")
         assert api.get(path).json()["status"] == "published"
 
 

@@ -27,7 +27,7 @@ def rows():
                     headline="h",
                     urgency=5,
                     kind="original",
-                    requeues=0,
+                    tries=0,
                     state=state.value,
                     pubstatus=pubstatus.value,
                     received_at=now,

@@ -29,7 +29,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("note", AutoString(), nullable=True))
         batch.add_column(sa.Column("filed_by", AutoString(), nullable=True))
         batch.add_column(sa.Column("error", AutoString(), nullable=True))
-        batch.add_column(sa.Column("requeues", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("tries", sa.Integer(), nullable=False, server_default="0"))
         batch.add_column(sa.Column("failed_at", UTCDateTime(), nullable=True))
     # Before kinds existed, a later version could only come from an editor's tag change.
     op.execute("UPDATE story_version SET kind = 'retag' WHERE version > 1")
@@ -135,7 +135,7 @@ def downgrade() -> None:
     )
     op.drop_table("idempotency_record")
     with op.batch_alter_table("story_version") as batch:
-        for column in ("failed_at", "requeues", "error", "filed_by", "note", "kind"):
+        for column in ("failed_at", "tries", "error", "filed_by", "note", "kind"):
             batch.drop_column(column)
     with op.batch_alter_table("api_key") as batch:
         batch.drop_column("last_used_at")

@@ -352,7 +352,7 @@ def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
     if newer is not None:
         raise Conflict("superseded", f"version {newer} is newer and already out; file an update instead")
     state = VersionState.enriched if version.tags is not None else VersionState.stored
-    version.state, version.error, version.failed_at, version.requeues = state, None, None, 0
+    version.state, version.error, version.failed_at, version.tries = state, None, None, 0
     session.add(version)
     session.flush()
     event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)
