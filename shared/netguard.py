@@ -14,12 +14,32 @@ class TargetRefused(ValueError):
     """The URL may not receive webhooks; the message says why."""
 
 
+#: IPv6 ranges whose last 32 bits are an IPv4 address that the network translates back to:
+#: NAT64's well-known prefix (RFC 6052), IPv4-compatible (deprecated, RFC 4291) and
+#: IPv4-translated (RFC 2765) addresses.
+_EMBEDDING_IPV4 = [ipaddress.ip_network(n) for n in ("64:ff9b::/96", "::/96", "::ffff:0:0:0/96")]
+#: NAT64 for local use (RFC 8215): translated by the operator's own gateway, never global.
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+
+
+def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if addr.ipv4_mapped or addr.sixtofour:
+        return addr.ipv4_mapped or addr.sixtofour
+    if addr.teredo:
+        return addr.teredo[1]
+    if any(addr in net for net in _EMBEDDING_IPV4) and int(addr) > 1:  # :: and ::1 are themselves
+        return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
+    return None
+
+
 def _is_internal(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     """Anything not globally routable: private, loopback, link-local, carrier-grade NAT
     (cloud metadata services live there too), reserved — also when wrapped in IPv6
-    (IPv4-mapped, 6to4, Teredo)."""
+    (IPv4-mapped, 6to4, Teredo, NAT64, IPv4-compatible, IPv4-translated)."""
     if isinstance(addr, ipaddress.IPv6Address):
-        wrapped = addr.ipv4_mapped or addr.sixtofour or (addr.teredo[1] if addr.teredo else None)
+        if addr in _LOCAL_NAT64:
+            return True
+        wrapped = _embedded_ipv4(addr)
         if wrapped is not None:
             addr = wrapped
     return not addr.is_global or addr.is_multicast

@@ -3,8 +3,9 @@
 1. Verify the signature with the ``standardwebhooks`` package (rejects bad signatures
    and timestamps older than five minutes) and answer 401 when it fails.
 2. Drop duplicates by ``webhook-id``: delivery is at least once, so the same message may
-   arrive twice; it must take effect once.
-3. Use the story: here, print one line and optionally append it to a JSON-lines file.
+   arrive twice; it must take effect once. Mark an id as seen only after the story was used:
+   if using it fails, answer 5xx and the retry (same id) is used then.
+3. Use the story: here, append it to a JSON-lines file (optional) and print one line.
 
 Run it: ``newswire receiver --port 8001 --secret whsec_...``
 """
@@ -43,25 +44,31 @@ class Handler(BaseHTTPRequestHandler):
             return self.answer(401, f"signature rejected: {exc}")
 
         message_id = headers["webhook-id"]
+        # One message at a time per receiver: seen-check, handling and marking must not interleave
+        # with a retry of the same message arriving on another connection.
         with self.server.lock:
-            duplicate = message_id in self.server.seen
-            self.server.seen.add(message_id)
-        if duplicate:
-            return self.answer(200, "duplicate ignored")
+            if message_id in self.server.seen:
+                return self.answer(200, "duplicate ignored")
+            try:
+                self.use(message_id, event)
+            except OSError as exc:  # not marked as seen: the retry (same webhook-id) is handled anew
+                return self.answer(500, f"could not store the event: {exc.strerror}")
+            self.server.seen.add(message_id)  # only once the event is safely handled
+        self.answer(200, "ok")
 
+    def use(self, message_id: str, event: dict) -> None:
         item = event["data"]
         places = ",".join(sorted({p["literal"] for p in item.get("places", []) if p.get("literal")}))
         headline = item["headlines"][0]["value"] if item.get("headlines") else ""
         story_id = item["uri"].rsplit(":", 1)[-1]
+        if self.server.out:
+            with self.server.out.open("a") as fh:
+                fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")
         print(
             f"received {event['type']} story={story_id} v{item['version']} "
             f'"{headline}" places={places} (signature verified)',
             flush=True,
         )
-        if self.server.out:
-            with self.server.lock, self.server.out.open("a") as fh:
-                fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")
-        self.answer(200, "ok")
 
     def answer(self, status: int, text: str) -> None:
         data = text.encode()

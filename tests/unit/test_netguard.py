@@ -19,6 +19,16 @@ from shared.netguard import TargetRefused, check_addresses, check_url
         "100.100.100.200",
         "2002:a9fe:a9fe::1",
         "224.0.0.1",
+        # IPv4 inside IPv6 that routers translate back: NAT64, IPv4-compatible, IPv4-translated
+        "64:ff9b::7f00:1",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b::a00:1",
+        "64:ff9b:1::a00:1",
+        "64:ff9b:1:ffff::1",
+        "::7f00:1",
+        "::a9fe:a9fe",
+        "::ffff:0:7f00:1",
+        "::ffff:0:a00:1",
     ],
 )
 def test_internal_addresses_are_refused(address):
@@ -33,7 +43,7 @@ def test_allowed_networks_let_internal_addresses_through():
 
 
 def test_public_addresses_pass():
-    check_addresses(["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"], [])
+    check_addresses(["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946", "64:ff9b::5db8:d822"], [])
 
 
 @pytest.mark.parametrize(

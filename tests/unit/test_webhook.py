@@ -59,3 +59,16 @@ def test_retry_after_forms():
     assert parse_retry_after(None) is None
     assert parse_retry_after("soon") is None
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["²", "１２", "Wed, 21 Oct 99999999999999999999 07:28:00 GMT", "-5", "1e9", "Mon, 99 Foo 2026 07:28:00 GMT"],
+)
+def test_malformed_retry_after_is_ignored(value):
+    assert parse_retry_after(value) is None
+
+
+def test_retry_after_far_ahead_is_capped():
+    assert parse_retry_after("9" * 30) == 86400.0
+    assert parse_retry_after("Wed, 21 Oct 9999 07:28:00 GMT") == 86400.0

@@ -54,19 +54,26 @@ def signed_headers(secret: str | list[str], message_id: str, body: bytes, now: d
     }
 
 
+#: The longest Retry-After honoured; a receiver cannot park a delivery for longer.
+MAX_RETRY_AFTER = 86400.0
+
+
 def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or an HTTP date), capped at a
+    day; None for anything else. Never raises: the header is the receiver's, not ours."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():  # str.isdigit() alone accepts "²" and "１２"
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
 def send(client: httpx.Client, target: Target, body: bytes, headers: dict) -> SendResult:
