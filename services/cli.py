@@ -25,7 +25,7 @@ WORKERS = {
     # queue: (tasks module, pool, default concurrency)
     "enrichment": ("services.enrichment.tasks", "prefork", 2),
     "publish": ("services.publish.tasks", "prefork", 2),
-    "delivery": ("services.publish.tasks", "threads", 16),
+    "delivery": ("services.publish.tasks", "threads", 2),  # the async engine does the sending
 }
 
 

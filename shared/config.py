@@ -25,7 +25,14 @@ class Settings(BaseSettings):
     webhook_allowed_networks: Annotated[list[str], NoDecode] = []
     #: Largest request body the API accepts (bytes); larger bodies get 413.
     max_request_bytes: int = 1_048_576
-    webhook_timeout_seconds: float = 10.0
+    #: Every webhook attempt ends within this: connect, send and the start of the answer.
+    delivery_deadline_seconds: float = 15.0
+    #: Sends in flight at once, per delivery worker process.
+    delivery_concurrency: int = 256
+    #: Sends in flight at once to one subscriber, per delivery worker process.
+    delivery_concurrency_per_subscriber: int = 4
+    #: Deliveries a worker process takes over from the queue before it stops taking more.
+    delivery_backlog: int = 20000
     #: Attempts before a delivery is marked failed (spread over ~a day by the back-off schedule).
     delivery_max_attempts: int = 18
     #: How long a delivery worker holds a delivery; past it (a killed worker) another may send it.
@@ -57,6 +64,15 @@ class Settings(BaseSettings):
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with a clear message
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlives_an_attempt(self) -> Settings:
+        if self.delivery_lease_seconds < self.delivery_deadline_seconds + 1:
+            raise ValueError(
+                "NEWSWIRE_DELIVERY_LEASE_SECONDS must exceed NEWSWIRE_DELIVERY_DEADLINE_SECONDS by a second or more, "
+                "or a delivery still being sent could be handed to another worker"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

@@ -7,7 +7,7 @@ import ipaddress
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 
 class TargetRefused(ValueError):
@@ -58,11 +58,13 @@ def check_addresses(addresses: Iterable[str], allowed_networks: Iterable[str]) -
 
 
 def resolve(host: str, port: int) -> list[str]:
+    """The host's addresses in the resolver's order (which already prefers what the system can
+    reach), each once."""
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise TargetRefused(f"cannot resolve webhook host {host!r}: {exc.strerror}") from None
-    return sorted({info[4][0] for info in infos})
+    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 @dataclass(frozen=True)
@@ -73,25 +75,11 @@ class Target:
     scheme: str
     hostname: str
     port: int
-    addresses: tuple[str, ...]  # every address the name resolved to; all passed the check
-
-    def pinned_url(self) -> str:
-        """The URL with its host replaced by the first checked address, so that the connection
-        goes where the check looked (no second DNS lookup for a rebinding attacker to answer)."""
-        parts = urlsplit(self.url)
-        address = self.addresses[0]
-        host = f"[{address}]" if ":" in address else address
-        return urlunsplit((parts.scheme, f"{host}:{self.port}", parts.path or "/", parts.query, ""))
-
-    @property
-    def host_header(self) -> str:
-        default = 443 if self.scheme == "https" else 80
-        host = f"[{self.hostname}]" if ":" in self.hostname else self.hostname
-        return host if self.port == default else f"{host}:{self.port}"
+    addresses: tuple[str, ...]  # every address the name resolved to, in resolver order; all passed
 
 
-def check_url(url: str, allowed_networks: Iterable[str]) -> Target:
-    """Validate a webhook URL's form and where it resolves to."""
+def check_form(url: str) -> tuple[str, str, int]:
+    """The URL's scheme, host and port, if it may be a webhook target at all (no DNS)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https"):
         raise TargetRefused("webhook URL must use http or https")
@@ -103,6 +91,12 @@ def check_url(url: str, allowed_networks: Iterable[str]) -> Target:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise TargetRefused("webhook URL has an invalid port") from None
-    addresses = resolve(parts.hostname, port)
+    return parts.scheme, parts.hostname, port
+
+
+def check_url(url: str, allowed_networks: Iterable[str]) -> Target:
+    """Validate a webhook URL's form and where it resolves to."""
+    scheme, hostname, port = check_form(url)
+    addresses = resolve(hostname, port)
     check_addresses(addresses, allowed_networks)
-    return Target(url, parts.scheme, parts.hostname, port, tuple(addresses))
+    return Target(url, scheme, hostname, port, tuple(addresses))

@@ -60,7 +60,7 @@ def make_celery(broker_url: str | None = None) -> Celery:
 _app: Celery | None = None
 
 
-def send(task_name: str, argument: int | str, priority: int) -> None:
+def send(task_name: str, argument: object, priority: int) -> None:
     """Hand one message (an id, nothing more) to the broker. Every message leaves through here,
     so the in-process tests replace this one function to record what would be queued."""
     get_celery().send_task(task_name, args=[argument], priority=priority)

@@ -153,6 +153,7 @@ class Stack:
             "NEWSWIRE_DELIVERY_RETRY_BASE_SECONDS": "0.5",
             "NEWSWIRE_STUCK_AFTER_SECONDS": "3",
             "NEWSWIRE_DELIVERY_LEASE_SECONDS": "4",
+            "NEWSWIRE_DELIVERY_DEADLINE_SECONDS": "3",
             "NEWSWIRE_MAX_TRIES": "2",
             "NEWSWIRE_PORT": str(self.api_port),
             **(extra_env or {}),

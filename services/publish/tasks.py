@@ -1,21 +1,26 @@
-"""Celery tasks of the publish service: thin wrappers over ``service``."""
+"""Celery tasks of the publish service: thin wrappers over ``render`` and the delivery engine."""
 
 from __future__ import annotations
 
-from services.publish import service
+from celery.signals import worker_shutdown
+
+from services.publish import engine, render
+from services.publish.delivery import Due
 from shared import events
 from shared.queue import get_celery
 
 app = get_celery()
+worker_shutdown.connect(engine.stop_engine)
 
 
 @app.task(name="publish.render_version")
 def render_version(version_id: int) -> None:
-    rendered = service.render_version(version_id)
-    service.dispatch(rendered.deliveries)
+    rendered = render.render_version(version_id)
+    render.dispatch(rendered.deliveries)
     events.relay(rendered.event_ids)
 
 
-@app.task(name="delivery.send", time_limit=60, soft_time_limit=45)
-def send_delivery(delivery_id: str) -> None:
-    service.send_delivery(delivery_id)
+@app.task(name="delivery.send")
+def send_deliveries(dues: list[list[str]]) -> None:
+    """Hand (delivery id, subscriber id) pairs to this process's delivery engine."""
+    engine.get_engine().submit([Due(delivery_id, subscriber_id) for delivery_id, subscriber_id in dues])

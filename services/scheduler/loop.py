@@ -8,7 +8,7 @@ import logging
 import threading
 from datetime import timedelta
 
-from services.publish import service as publish
+from services.publish import render, sweeps
 from shared import events, lifecycle, queue
 from shared.config import get_settings
 from shared.models import VersionState
@@ -31,9 +31,9 @@ def sweep_once() -> dict[str, int]:
     settings = get_settings()
     relayed = events.relay_unsent()
     stuck = events.relay(lifecycle.requeue_stuck(timedelta(seconds=settings.stuck_after_seconds), idle_states()))
-    released = events.relay(publish.release_due_embargoes())
-    due = publish.due_delivery_ids()
-    publish.dispatch(due)
+    released = events.relay(sweeps.release_due_embargoes())
+    due = sweeps.due_deliveries()
+    render.dispatch(due)
     return {"relayed": relayed, "requeued": stuck, "released": released, "deliveries": len(due)}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlmodel import select
 
-from services.publish import service as publish
+from services.publish import render as publish
 from shared import db, tag_index
 from shared.models import Delivery, DeliveryState, StoryVersion, VersionState
 from shared.timeutil import utcnow

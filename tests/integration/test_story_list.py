@@ -56,5 +56,7 @@ def test_pages_through_500_stories_while_100_more_are_posted(api_stack):
     writer.join(60)
     assert len(posted) == 100
     assert first_page_at < 100  # the pages really were read while stories were being posted
-    assert len(seen) == len(set(seen)) == 500
-    assert set(seen) == existing
+    assert len(seen) == len(set(seen))  # no story twice
+    assert existing <= set(seen)  # none of the 500 missed
+    assert set(seen) - existing <= set(posted)
+    assert set(seen[25:]) <= existing  # stories posted meanwhile only ever appear on the first page

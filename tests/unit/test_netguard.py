@@ -60,15 +60,7 @@ def test_bad_urls(url, reason):
         check_url(url, [])
 
 
-def test_checked_target_is_pinned_to_its_address():
-    target = check_url("http://127.0.0.1:8123/hooks?x=1", ["127.0.0.0/8"])
-    assert target.pinned_url() == "http://127.0.0.1:8123/hooks?x=1"
-    assert target.host_header == "127.0.0.1:8123"
-    from shared.netguard import Target
-
-    named = Target("https://news.example.org/in", "https", "news.example.org", 443, ("93.184.216.34",))
-    assert named.pinned_url() == "https://93.184.216.34:443/in"
-    assert named.host_header == "news.example.org"
-    v6 = Target("http://h.example:8080/", "http", "h.example", 8080, ("2606:2800:220:1::1",))
-    assert v6.pinned_url() == "http://[2606:2800:220:1::1]:8080/"
-    assert v6.host_header == "h.example:8080"
+def test_addresses_keep_the_resolver_order():
+    target = check_url("http://localhost:8123/hooks", ["127.0.0.0/8", "::1/128"])
+    assert set(target.addresses) <= {"127.0.0.1", "::1"}
+    assert target.addresses == tuple(dict.fromkeys(target.addresses))  # each once

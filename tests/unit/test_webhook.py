@@ -5,7 +5,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.ingest.subscribers.service import new_webhook_secret
 from services.publish.channels.webhook import event_body, parse_retry_after, signed_headers
-from services.publish.service import backoff
+from services.publish.delivery import backoff
 
 
 def test_secret_has_standard_webhooks_form():

@@ -1,22 +1,47 @@
-"""Standard Webhooks delivery: sign at send time, POST without following redirects,
-classify the answer."""
+"""Standard Webhooks delivery over aiohttp: sign at send time, POST without following
+redirects, hold every attempt to one total deadline, classify the answer.
+
+* **One deadline per attempt.** Connect, send and the start of the answer together get
+  ``deadline`` seconds (aiohttp's ``total`` timeout, and an ``asyncio.timeout`` around the
+  whole attempt as well): a receiver that drips one byte a second cannot hold a send longer.
+  httpx's timeouts apply to each read separately (encode/httpx#1450), so a dripping receiver
+  could hold an httpx send for as long as it liked; ``bench.isolation`` measures both.
+* **SSRF guard at connect time.** The connector's resolver (``CheckedResolver``) looks the
+  host up once per connection and refuses it unless every address passes
+  ``shared.netguard.check_addresses``; the connection then goes to those addresses, in the
+  resolver's order, trying the next when one refuses (a dual-stack host reached over IPv6
+  or IPv4). There is no second lookup for a rebinding DNS server to answer differently, and
+  the URL keeps its host name, so TLS checks the certificate against it.
+* **Bounded answers.** Only the first bytes of the answer are read; the excerpt is stored as
+  text without NUL or other control characters (PostgreSQL cannot store NUL, and any gzip
+  body holds some), and ``Accept-Encoding: identity`` asks receivers not to compress.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
+import socket
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
-import httpx
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from standardwebhooks.webhooks import Webhook
 
-from shared.netguard import Target
+from shared.netguard import TargetRefused, check_addresses
 
+#: Bytes of a receiver's answer that are read and kept.
 RESPONSE_EXCERPT = 500
 #: Statuses whose Retry-After header is honoured.
 RETRY_AFTER_STATUSES = {429, 502, 503, 504}
+#: The longest Retry-After honoured; a receiver cannot park a delivery for longer.
+MAX_RETRY_AFTER = 86400.0
+USER_AGENT = "Newswire-Webhooks/1"
 
 
 @dataclass
@@ -40,22 +65,25 @@ def event_body(event_type: str, timestamp: str, data: dict) -> bytes:
     return json.dumps({"type": event_type, "timestamp": timestamp, "data": data}, separators=(",", ":")).encode()
 
 
-def signed_headers(secret: str | list[str], message_id: str, body: bytes, now: datetime | None = None) -> dict:
+@lru_cache(maxsize=4096)
+def _signer(secret: str) -> Webhook:
+    return Webhook(secret)  # decodes the secret once, not once per send
+
+
+def signed_headers(secret: str | Iterable[str], message_id: str, body: bytes, now: datetime | None = None) -> dict:
     """Standard Webhooks headers. With several secrets (rotation) every signature is sent."""
     now = now or datetime.now(UTC)
-    secrets = [secret] if isinstance(secret, str) else secret
-    signatures = " ".join(Webhook(s).sign(message_id, now, body.decode()) for s in secrets)
+    secrets = [secret] if isinstance(secret, str) else list(secret)
+    text = body.decode()
+    signatures = " ".join(_signer(s).sign(message_id, now, text) for s in secrets)
     return {
         "content-type": "application/json",
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signatures,
-        "user-agent": "Newswire-Webhooks/1",
+        "user-agent": USER_AGENT,
+        "accept-encoding": "identity",
     }
-
-
-#: The longest Retry-After honoured; a receiver cannot park a delivery for longer.
-MAX_RETRY_AFTER = 86400.0
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -76,30 +104,89 @@ def parse_retry_after(value: str | None) -> float | None:
     return min(max(0.0, seconds), MAX_RETRY_AFTER)
 
 
-def send(client: httpx.Client, target: Target, body: bytes, headers: dict) -> SendResult:
-    """POST once, to the address the SSRF check approved (the Host header and, for HTTPS, the
-    TLS server name stay the URL's own). Only the first few KB of the answer are read: a
-    receiver cannot make the worker hold a large response in memory."""
+_CONTROL = {c: "\ufffd" for c in range(32) if chr(c) not in "\t\n\r"} | {127: "\ufffd"}
+
+
+def safe_excerpt(data: bytes) -> str:
+    """The start of an answer as storable text: UTF-8 (bad bytes replaced), control characters
+    (NUL above all) replaced, at most ``RESPONSE_EXCERPT`` characters."""
+    return data.decode("utf-8", errors="replace").translate(_CONTROL)[:RESPONSE_EXCERPT]
+
+
+Lookup = Callable[[str, int, int], "asyncio.Future[list[str]]"]
+
+
+class CheckedResolver(AbstractResolver):
+    """aiohttp resolver that refuses hosts resolving to internal addresses (unless allowed)
+    and hands the connector the checked addresses in the resolver's order."""
+
+    def __init__(self, allowed_networks: Iterable[str], lookup: Lookup | None = None):
+        self.allowed = list(allowed_networks)
+        self.lookup = lookup or self._getaddrinfo
+
+    @staticmethod
+    async def _getaddrinfo(host: str, port: int, family: int) -> list[str]:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+        return list(dict.fromkeys(info[4][0] for info in infos))
+
+    async def resolve(self, host: str, port: int = 0, family: int = socket.AF_UNSPEC) -> list[ResolveResult]:
+        try:
+            addresses = await self.lookup(host, port, family)
+        except OSError as exc:
+            raise OSError(f"cannot resolve webhook host {host!r}: {exc}") from None
+        check_addresses(addresses, self.allowed)  # TargetRefused (a ValueError) ends the attempt
+        return [
+            ResolveResult(
+                hostname=host,
+                host=address,
+                port=port,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+                family=socket.AF_INET6 if ":" in address else socket.AF_INET,
+            )
+            for address in addresses
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+def make_session(allowed_networks: Iterable[str], deadline: float, max_connections: int = 512) -> aiohttp.ClientSession:
+    """One pooled client for a delivery process (create it inside the running event loop)."""
+    connector = aiohttp.TCPConnector(
+        resolver=CheckedResolver(allowed_networks),
+        limit=max_connections,
+        limit_per_host=0,
+        ttl_dns_cache=30,
+        enable_cleanup_closed=True,
+    )
+    return aiohttp.ClientSession(
+        connector=connector,
+        timeout=aiohttp.ClientTimeout(total=deadline),
+        auto_decompress=False,
+        skip_auto_headers=("Content-Type",),
+        raise_for_status=False,
+    )
+
+
+async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: dict, deadline: float) -> SendResult:
+    """POST once; never raises for anything the receiver or the network does."""
     started = time.perf_counter()
-    extensions = {"sni_hostname": target.hostname} if target.scheme == "https" else {}
     try:
-        with client.stream(
-            "POST",
-            target.pinned_url(),
-            content=body,
-            extensions=extensions,
-            headers={**headers, "host": target.host_header},
-        ) as response:
-            excerpt = b""
-            for chunk in response.iter_raw():
-                excerpt += chunk
-                if len(excerpt) >= 4 * RESPONSE_EXCERPT:
-                    break
-            status, retry_header = response.status_code, response.headers.get("retry-after")
-    except httpx.HTTPError as exc:
-        return SendResult(None, (time.perf_counter() - started) * 1000, f"{exc.__class__.__name__}: {exc}", None, None)
-    latency = (time.perf_counter() - started) * 1000
+        async with asyncio.timeout(deadline):
+            async with session.post(url, data=body, headers=headers, allow_redirects=False) as response:
+                excerpt = await response.content.read(4 * RESPONSE_EXCERPT)
+                status, retry_header = response.status, response.headers.get("retry-after")
+    except TargetRefused as exc:
+        return SendResult(None, _ms(started), str(exc), None, None)
+    except TimeoutError:
+        return SendResult(None, _ms(started), f"no complete answer within the {deadline:g} s deadline", None, None)
+    except (aiohttp.ClientError, OSError, ValueError) as exc:
+        return SendResult(None, _ms(started), f"{exc.__class__.__name__}: {exc}"[:1000], None, None)
     retry_after = parse_retry_after(retry_header) if status in RETRY_AFTER_STATUSES else None
     error = None if 200 <= status < 300 else f"HTTP {status}"
-    text = excerpt.decode("utf-8", errors="replace")[:RESPONSE_EXCERPT]
-    return SendResult(status, latency, error, text, retry_after)
+    return SendResult(status, _ms(started), error, safe_excerpt(excerpt), retry_after)
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

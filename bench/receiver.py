@@ -1,0 +1,54 @@
+"""A fast local webhook receiver for benchmarks: an aiohttp server on 127.0.0.1 that answers 200
+at once and notes when each webhook-id first arrived. Runs in its own process, so it never
+shares the benchmark client's interpreter lock.
+
+    python -m bench.receiver --port P      (GET /stats returns {"count", "first", "last"})
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from aiohttp import web
+
+
+def make_app() -> web.Application:
+    arrivals: dict[str, float] = {}
+
+    async def hook(request: web.Request) -> web.Response:
+        await request.read()
+        arrivals.setdefault(request.headers.get("webhook-id", ""), time.time())
+        return web.Response(text="ok")
+
+    async def stats(_request: web.Request) -> web.Response:
+        times = sorted(arrivals.values())
+        return web.json_response(
+            {
+                "count": len(times),
+                "first": times[0] if times else None,
+                "last": times[-1] if times else None,
+                "times": times,
+            }
+        )
+
+    async def reset(_request: web.Request) -> web.Response:
+        arrivals.clear()
+        return web.Response(text="reset")
+
+    app = web.Application()
+    app.router.add_post("/{tail:.*}", hook)
+    app.router.add_get("/stats", stats)
+    app.router.add_get("/reset", reset)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    args = parser.parse_args()
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,359 @@
+"""Deliveries on the database, in batches: ``claim`` takes the leases of many deliveries at
+once and decides which may go now; ``record`` writes many attempts and their outcomes at once.
+The delivery engine (``engine.py``) calls them from a worker thread; everything here is a plain
+function on the database, testable without a network.
+
+The rules ``decide`` applies to a claimed delivery:
+
+* the story was killed and this is not the kill: it is withdrawn, never sent;
+* the subscriber is disabled: it stays pending (held) and goes once the subscriber is enabled;
+* an earlier version of the story is still pending for this subscriber: it waits for it, so
+  versions arrive in order (a kill instead withdraws those not in flight and waits only for a
+  send in flight).
+
+Results are fenced by the lease that produced them: a worker that overran its lease cannot
+overwrite the result of the worker that took the delivery over.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+
+from services.publish.channels.webhook import SendResult, event_body
+from shared.config import Settings
+from shared.db import session_scope
+from shared.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryState,
+    Story,
+    StoryVersion,
+    Subscriber,
+    VersionKind,
+)
+from shared.timeutil import as_utc, isoformat, utcnow
+
+log = logging.getLogger(__name__)
+
+#: A later version waits this long past the earlier one's next try before it looks again (it is
+#: woken at once when the earlier one is delivered).
+ORDER_WAIT = timedelta(seconds=1)
+DELIVERIES, SUBSCRIBERS, VERSIONS, STORIES = (m.__table__ for m in (Delivery, Subscriber, StoryVersion, Story))
+_LATER, _EARLIER = DELIVERIES.alias("later"), DELIVERIES.alias("earlier")
+
+
+@dataclass(frozen=True)
+class Due:
+    """What a delivery message carries: ids only."""
+
+    delivery_id: str
+    subscriber_id: str
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One signed POST to make, read out of the database before the network call."""
+
+    delivery_id: str
+    subscriber_id: str
+    story_id: str
+    lease: datetime
+    url: str
+    secrets: tuple[str, ...]
+    message_id: str
+    attempt_no: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Earlier:
+    """A pending delivery of an earlier version of the same story to the same subscriber."""
+
+    delivery_id: str
+    next_attempt_at: datetime
+    in_flight: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: str  # "send" | "withdraw" | "hold" | "wait"
+    until: datetime | None = None
+    withdraw_earlier: tuple[str, ...] = ()
+
+
+def decide(*, is_kill: bool, story_killed: bool, active: bool, earlier: Iterable[Earlier], now: datetime) -> Decision:
+    """What to do with a claimed delivery (see the module's docstring)."""
+    if story_killed and not is_kill:
+        return Decision("withdraw")
+    if not active:
+        return Decision("hold")
+    earlier = list(earlier)
+    withdraw: tuple[str, ...] = ()
+    if is_kill:
+        withdraw = tuple(e.delivery_id for e in earlier if not e.in_flight)
+        earlier = [e for e in earlier if e.in_flight]
+    if earlier:
+        until = max(max(e.next_attempt_at for e in earlier), now) + ORDER_WAIT
+        return Decision("wait", until, withdraw)
+    return Decision("send", None, withdraw)
+
+
+def _take_leases(connection: Connection, ids: list[str], lease: datetime, now: datetime) -> dict[str, int]:
+    """Lease what is due and free; returns the leased deliveries' version numbers."""
+    result = connection.execute(
+        update(DELIVERIES)
+        .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.state == DeliveryState.pending)
+        .where(DELIVERIES.c.next_attempt_at <= now)
+        .where(or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < now))
+        .values(lease_until=lease, queued_until=None)
+        .returning(DELIVERIES.c.id, DELIVERIES.c.version)
+    )
+    return dict(result.all())
+
+
+def _earlier_pending(connection: Connection, ids: list[str], now: datetime) -> dict[str, list[Earlier]]:
+    rows = connection.execute(
+        select(_LATER.c.id, _EARLIER.c.id, _EARLIER.c.next_attempt_at, _EARLIER.c.lease_until)
+        .join(
+            _EARLIER,
+            and_(
+                _EARLIER.c.subscriber_id == _LATER.c.subscriber_id,
+                _EARLIER.c.story_id == _LATER.c.story_id,
+                _EARLIER.c.version < _LATER.c.version,
+            ),
+        )
+        .where(_LATER.c.id.in_(ids), _EARLIER.c.state == DeliveryState.pending)
+    ).all()
+    found: dict[str, list[Earlier]] = {}
+    for later_id, earlier_id, next_at, lease in rows:
+        found.setdefault(later_id, []).append(Earlier(earlier_id, next_at, lease is not None and lease > now))
+    return found
+
+
+def _apply(connection: Connection, decisions: dict[str, Decision]) -> None:
+    """Write what the decisions mean for the deliveries that do not go now."""
+    withdraw = [i for i, d in decisions.items() if d.action == "withdraw"]
+    withdraw += [e for d in decisions.values() for e in d.withdraw_earlier]
+    if withdraw:
+        connection.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(withdraw), DELIVERIES.c.state == DeliveryState.pending)
+            .values(state=DeliveryState.withdrawn, lease_until=None, last_error="the story was killed")
+        )
+    held = [i for i, d in decisions.items() if d.action == "hold"]
+    if held:
+        connection.execute(update(DELIVERIES).where(DELIVERIES.c.id.in_(held)).values(lease_until=None))
+    waits = [{"b_id": i, "b_until": d.until} for i, d in decisions.items() if d.action == "wait"]
+    if waits:
+        connection.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id == bindparam("b_id"))
+            .values(lease_until=None, next_attempt_at=bindparam("b_until")),
+            waits,
+        )
+
+
+def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
+    d, s, v, t = DELIVERIES, SUBSCRIBERS, VERSIONS, STORIES
+    return connection.execute(
+        select(
+            d.c.id,
+            d.c.subscriber_id,
+            d.c.story_id,
+            d.c.version_id,
+            d.c.message_id,
+            d.c.attempts,
+            s.c.url,
+            s.c.secret,
+            s.c.active,
+            v.c.kind,
+            t.c.killed_at,
+        )
+        .join(s, s.c.id == d.c.subscriber_id)
+        .join(v, v.c.id == d.c.version_id)
+        .join(t, t.c.id == d.c.story_id)
+        .where(d.c.id.in_(ids))
+    ).all()
+
+
+def _bodies(connection: Connection, version_ids: set[int]) -> dict[int, bytes]:
+    """The webhook body of each version, built once however many subscribers get it."""
+    if not version_ids:
+        return {}
+    rows = connection.execute(
+        select(VERSIONS.c.id, VERSIONS.c.kind, VERSIONS.c.ninjs, VERSIONS.c.published_at).where(
+            VERSIONS.c.id.in_(version_ids)
+        )
+    ).all()
+    return {
+        version_id: event_body(VersionKind(kind).event_type, isoformat(as_utc(published_at)), ninjs)
+        for version_id, kind, ninjs, published_at in rows
+    }
+
+
+def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing | None]:
+    """Take the leases of the given deliveries that are due and free, and return what to send
+    for each one that may go now (None for the others: not due, held, waiting, withdrawn)."""
+    now = utcnow()
+    lease = now + timedelta(seconds=settings.delivery_lease_seconds)
+    outgoing: dict[str, Outgoing | None] = dict.fromkeys(delivery_ids)
+    with session_scope() as session:
+        connection = session.connection()
+        leased = _take_leases(connection, list(outgoing), lease, now)
+        if not leased:
+            return outgoing
+        rows = _claimed_rows(connection, list(leased))
+        later_versions = [i for i, version in leased.items() if version > 1]  # a first version waits for none
+        earlier = _earlier_pending(connection, later_versions, now) if later_versions else {}
+        decisions = {
+            row.id: decide(
+                is_kill=row.kind == VersionKind.kill,
+                story_killed=row.killed_at is not None,
+                active=row.active,
+                earlier=earlier.get(row.id, ()),
+                now=now,
+            )
+            for row in rows
+        }
+        sending = [row for row in rows if decisions[row.id].action == "send"]
+        bodies = _bodies(connection, {row.version_id for row in sending})
+        for row in sending:
+            outgoing[row.id] = Outgoing(
+                row.id,
+                row.subscriber_id,
+                row.story_id,
+                lease,
+                row.url,
+                (row.secret,),
+                row.message_id,
+                row.attempts + 1,
+                bodies[row.version_id],
+            )
+        _apply(connection, decisions)
+    return outgoing
+
+
+def backoff(attempt: int, retry_after: float | None = None, base_seconds: float = 5.0) -> timedelta:
+    """Delay before the next try after ``attempt`` failed tries: ``base_seconds`` doubling up to
+    6 h, ±20 % jitter. A receiver's Retry-After wins when it is longer (capped at a day)."""
+    base = min(base_seconds * 2 ** (attempt - 1), 6 * 3600.0)
+    delay = base * random.uniform(0.8, 1.2)
+    if retry_after is not None:
+        delay = max(delay, min(retry_after, 86400.0))
+    return timedelta(seconds=delay)
+
+
+@dataclass
+class Attempt:
+    """One finished attempt, to be recorded."""
+
+    outgoing: Outgoing
+    started: datetime
+    result: SendResult
+
+
+@dataclass
+class Recorded:
+    outcomes: dict[str, str] = field(default_factory=dict)  # delivery id -> what happened
+    follow_ups: list[Due] = field(default_factory=list)  # later versions that may go now
+
+
+def _outcome(attempt: Attempt, settings: Settings, now: datetime) -> tuple[str, dict[str, Any]]:
+    result, number = attempt.result, attempt.outgoing.attempt_no
+    if result.ok:
+        return "delivered", {"state": DeliveryState.delivered, "delivered_at": now}
+    if result.gone:
+        return "gone", {"state": DeliveryState.failed}
+    if number >= settings.delivery_max_attempts:
+        return "failed", {"state": DeliveryState.failed}
+    delay = backoff(number, result.retry_after_seconds, settings.delivery_retry_base_seconds)
+    return "retry", {"next_attempt_at": now + delay}
+
+
+def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
+    """Write the attempts, and each delivery's new state where its lease still holds."""
+    now, recorded = utcnow(), Recorded()
+    with session_scope() as session:
+        connection = session.connection()
+        connection.execute(insert(DeliveryAttempt.__table__), [_attempt_row(a) for a in attempts])
+        by_outcome: dict[str, list[tuple[Attempt, dict[str, Any]]]] = {}
+        for attempt in attempts:
+            outcome, values = _outcome(attempt, settings, now)
+            by_outcome.setdefault(outcome, []).append((attempt, values))
+            recorded.outcomes[attempt.outgoing.delivery_id] = outcome
+        for group in by_outcome.values():
+            _write_outcome(connection, group)
+        recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in by_outcome.get("delivered", [])], now)
+        gone = {a.outgoing.subscriber_id for a, _ in by_outcome.get("gone", [])}
+        if gone:
+            connection.execute(
+                update(SUBSCRIBERS)
+                .where(SUBSCRIBERS.c.id.in_(gone))
+                .values(active=False, disabled_reason="endpoint answered 410 Gone")
+            )
+    return recorded
+
+
+def _attempt_row(attempt: Attempt) -> dict[str, Any]:
+    result = attempt.result
+    return {
+        "delivery_id": attempt.outgoing.delivery_id,
+        "number": attempt.outgoing.attempt_no,
+        "started_at": attempt.started,
+        "status_code": result.status_code,
+        "latency_ms": round(result.latency_ms, 2),
+        "error": result.error,
+        "response_excerpt": result.response_excerpt,
+    }
+
+
+def _write_outcome(connection: Connection, group: list[tuple[Attempt, dict[str, Any]]]) -> None:
+    """Write a group of attempts with the same outcome, fenced by each one's lease: one UPDATE
+    per set of identical values (deliveries claimed together share their lease, so a fan-out's
+    successes are one statement)."""
+    same: dict[tuple, list[str]] = {}
+    for attempt, values in group:
+        out = attempt.outgoing
+        fields = {"attempts": out.attempt_no, "last_error": attempt.result.error, **values}
+        same.setdefault((out.lease, tuple(sorted(fields.items()))), []).append(out.delivery_id)
+    written = 0
+    for (lease, fields), ids in same.items():
+        written += connection.execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.lease_until == lease)
+            .where(DELIVERIES.c.state == DeliveryState.pending)
+            .values(lease_until=None, **dict(fields))
+        ).rowcount
+    if written != len(group):
+        log.warning(
+            "%d of %d results came after their lease ran out; only their attempts are recorded",
+            len(group) - written,
+            len(group),
+        )
+
+
+def _wake_later_versions(connection: Connection, delivered: list[Attempt], now: datetime) -> list[Due]:
+    """Later versions that were waiting for these deliveries (same story, same subscriber) may
+    go now."""
+    if not delivered:
+        return []
+    finished = {(a.outgoing.subscriber_id, a.outgoing.story_id) for a in delivered}
+    waiting = connection.execute(
+        select(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.story_id)
+        .where(DELIVERIES.c.story_id.in_({story for _, story in finished}))
+        .where(DELIVERIES.c.state == DeliveryState.pending, DELIVERIES.c.lease_until.is_(None))
+        .where(DELIVERIES.c.next_attempt_at > now)
+    ).all()
+    woken = [Due(row.id, row.subscriber_id) for row in waiting if (row.subscriber_id, row.story_id) in finished]
+    if woken:
+        connection.execute(
+            update(DELIVERIES).where(DELIVERIES.c.id.in_([d.delivery_id for d in woken])).values(next_attempt_at=now)
+        )
+    return woken
