@@ -2,7 +2,8 @@
 at once and notes when each webhook-id first arrived. Runs in its own process, so it never
 shares the benchmark client's interpreter lock.
 
-    python -m bench.receiver --port P      (GET /stats returns {"count", "first", "last"})
+    python -m bench.receiver --port P
+    GET /stats: {"count", "first", "last", "times"}; GET /arrivals: [[story uri, time], ...]
 """
 
 from __future__ import annotations
@@ -15,11 +16,19 @@ from aiohttp import web
 
 def make_app() -> web.Application:
     arrivals: dict[str, float] = {}
+    stories: dict[str, str] = {}  # webhook-id -> the story's uri
 
     async def hook(request: web.Request) -> web.Response:
-        await request.read()
-        arrivals.setdefault(request.headers.get("webhook-id", ""), time.time())
+        body = await request.read()
+        message_id = request.headers.get("webhook-id", "")
+        if message_id not in arrivals:
+            arrivals[message_id] = time.time()
+            start = body.find(b'"uri":"')
+            stories[message_id] = body[start + 7 : body.find(b'"', start + 7)].decode() if start >= 0 else ""
         return web.Response(text="ok")
+
+    async def by_story(_request: web.Request) -> web.Response:
+        return web.json_response([[stories[m], t] for m, t in arrivals.items()])
 
     async def stats(_request: web.Request) -> web.Response:
         times = sorted(arrivals.values())
@@ -34,11 +43,13 @@ def make_app() -> web.Application:
 
     async def reset(_request: web.Request) -> web.Response:
         arrivals.clear()
+        stories.clear()
         return web.Response(text="reset")
 
     app = web.Application()
     app.router.add_post("/{tail:.*}", hook)
     app.router.add_get("/stats", stats)
+    app.router.add_get("/arrivals", by_story)
     app.router.add_get("/reset", reset)
     return app
 

@@ -316,3 +316,64 @@ class ScriptedEndpoint(LocalEndpoint):
     def accepted(self) -> list[dict]:
         """Events it answered 2xx to."""
         return [r["event"] for r in self.requests if 200 <= r["status"] < 300]
+
+
+class SlowEndpoint:
+    """A receiver that is slow on purpose, on 127.0.0.1: ``drip`` answers one byte every
+    ``pause`` seconds; ``hang`` reads the request and never answers. Counts connections."""
+
+    def __init__(self, mode: str, pause: float = 0.5):
+        import socket
+
+        self.mode, self.pause = mode, pause
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.opened = self.open_now = self.most_at_once = 0
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/{self.mode}"
+
+    def _serve(self) -> None:
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn) -> None:
+        with self.lock:
+            self.opened += 1
+            self.open_now += 1
+            self.most_at_once = max(self.most_at_once, self.open_now)
+        try:
+            conn.recv(65536)
+            if self.mode == "drip":
+                for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok":
+                    conn.sendall(bytes([byte]))
+                    if self._client_left(conn):
+                        break
+            else:
+                while conn.recv(65536) and not self.stop.is_set():
+                    pass  # hang: read whatever comes, never answer
+        except OSError:
+            pass
+        finally:
+            conn.close()
+            with self.lock:
+                self.open_now -= 1
+
+    def _client_left(self, conn) -> bool:
+        """Wait one drip interval; True once the client closed its end (or we are stopping)."""
+        import select
+
+        readable, _, _ = select.select([conn], [], [], self.pause)
+        return self.stop.is_set() or bool(readable and not conn.recv(65536))
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
