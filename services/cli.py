@@ -48,11 +48,14 @@ def cmd_keys_create(args) -> int:
     from shared.db import session_scope
     from shared.models import Role
 
-    try:
-        role = Role(args.role)
-    except ValueError:
-        print(f"error: unknown role {args.role!r}; choose one of: {', '.join(r.value for r in Role)}", file=sys.stderr)
+    if args.role not in (Role.editor, Role.admin):
+        print(
+            f"error: unknown role {args.role!r}; choose editor or admin (a site's own key comes from "
+            "POST /v1/subscribers/{id}/keys)",
+            file=sys.stderr,
+        )
         return 2
+    role = Role(args.role)
     with session_scope() as session:
         row, key = create_key(session=session, name=args.name, role=role)
     print(f"created {row.role} key {row.name!r} (id {row.id}); it is shown only once:")

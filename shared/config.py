@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     delivery_max_attempts: int = 18
     #: How long a delivery worker holds a delivery; past it (a killed worker) another may send it.
     delivery_lease_seconds: float = 120.0
+    #: A subscriber whose every delivery failed for this long is disabled (3 days).
+    subscriber_disable_after_seconds: float = 259200.0
     #: First retry delay; it doubles per attempt up to 6 hours (with ±20 % jitter).
     delivery_retry_base_seconds: float = 5.0
     #: How often the scheduler sweeps the outbox, embargoes and due deliveries.

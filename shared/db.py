@@ -86,6 +86,18 @@ def read_scope(settings: Settings | None = None) -> Iterator[Session]:
         yield session
 
 
+def next_in_sequence(session: Session, column, lock_key: int) -> int:
+    """The next number of a commit-ordered sequence (a story's place in the list, a version's in
+    the feed). Taken inside the writing transaction and held until it commits — SQLite: the write
+    lock ``BEGIN IMMEDIATE`` took; PostgreSQL: a transaction advisory lock on ``lock_key`` — so
+    numbers follow commit order, and a reader holding a cursor never misses a later commit."""
+    from sqlalchemy import func, select
+
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(lock_key)))
+    return (session.execute(select(func.max(column))).scalar() or 0) + 1
+
+
 def ping(settings: Settings | None = None) -> None:
     with get_engine(settings).execution_options(**{READ_ONLY: True}).connect() as conn:
         conn.execute(text("SELECT 1"))

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import AutoString, Field, SQLModel
 
 from shared.timeutil import utcnow
@@ -35,6 +35,7 @@ def story_uri(story_id: str) -> str:
 class Role(StrEnum):
     editor = "editor"
     admin = "admin"
+    subscriber = "subscriber"  # a downstream site's key: its own feed, nothing else
 
 
 class VersionKind(StrEnum):
@@ -100,6 +101,8 @@ class ApiKey(SQLModel, table=True):
     role: str
     key_hash: str = Field(unique=True, index=True)
     prefix: str
+    #: For a subscriber key: whose feed it reads.
+    subscriber_id: str | None = Field(default=None, foreign_key="subscriber.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
@@ -172,6 +175,8 @@ class StoryVersion(StoryContent, table=True):
     stored_at: datetime
     enriched_at: datetime | None = None
     published_at: datetime | None = None
+    #: Position in the feed: published versions numbered in commit order.
+    published_seq: int | None = Field(default=None, unique=True)
     failed_at: datetime | None = None
 
     @property
@@ -225,14 +230,32 @@ class OutboxEvent(SQLModel, table=True):
 
 class Subscriber(SQLModel, table=True):
     __tablename__ = "subscriber"
+    __table_args__ = (
+        # Names are unique among subscribers that exist; a deleted one's name can be taken again.
+        Index(
+            "uq_subscriber_name_live",
+            "name",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    name: str = Field(unique=True)
+    name: str
     url: str
     secret: str
+    #: During a rotation, the secret before; deliveries carry both signatures until it expires.
+    previous_secret: str | None = None
+    previous_secret_expires_at: datetime | None = None
+    #: What the subscriber wants (``shared.filters.SubscriberFilters``); None: everything.
+    filters: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     active: bool = True
     disabled_reason: str | None = None
+    #: Since when every attempt has failed (cleared by a success); past a set period it is disabled.
+    failing_since: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    deleted_at: datetime | None = None
 
 
 class Delivery(SQLModel, table=True):
@@ -253,6 +276,8 @@ class Delivery(SQLModel, table=True):
     priority: int = 5
     state: str = DeliveryState.pending
     attempts: int = 0
+    #: The attempt after which it is ``failed``; a redelivery extends it.
+    attempt_limit: int = 18
     next_attempt_at: datetime = Field(default_factory=utcnow)
     #: Held by the worker sending it; the result is written only under the same lease.
     lease_until: datetime | None = None

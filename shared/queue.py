@@ -6,10 +6,14 @@ message priority so that flash stories (urgency 1-2) are fetched before routine 
 
 from __future__ import annotations
 
+import logging
+
 from celery import Celery
 from kombu.exceptions import ChannelError
 
 from shared.config import get_settings
+
+log = logging.getLogger(__name__)
 
 QUEUES = ("enrichment", "publish", "delivery")
 
@@ -64,6 +68,26 @@ def send(task_name: str, argument: object, priority: int) -> None:
     """Hand one message (an id, nothing more) to the broker. Every message leaves through here,
     so the in-process tests replace this one function to record what would be queued."""
     get_celery().send_task(task_name, args=[argument], priority=priority)
+
+
+#: Deliveries per message to the delivery queue.
+DELIVERIES_PER_MESSAGE = 200
+
+
+def send_deliveries(deliveries: list[tuple[str, str, int]]) -> None:
+    """Queue (delivery id, subscriber id, priority) triples for the delivery workers, a few
+    hundred to a message, each message at its priority. Never raises: a delivery not queued
+    here is still pending in the database, and the scheduler's sweep queues it."""
+    by_priority: dict[int, list[list[str]]] = {}
+    for delivery_id, subscriber_id, priority in deliveries:
+        by_priority.setdefault(priority, []).append([delivery_id, subscriber_id])
+    for priority, pairs in sorted(by_priority.items()):
+        for start in range(0, len(pairs), DELIVERIES_PER_MESSAGE):
+            chunk = pairs[start : start + DELIVERIES_PER_MESSAGE]
+            try:
+                send("delivery.send", chunk, priority)
+            except Exception:
+                log.warning("%d deliveries not queued; the sweep will retry", len(chunk), exc_info=True)
 
 
 def backlog(queue_names: set[str]) -> dict[str, int]:

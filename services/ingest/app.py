@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 
 from services.ingest import errors, health, webhooks
 from services.ingest.deliveries.router import router as deliveries
+from services.ingest.feed.router import router as feed
 from services.ingest.keys.router import router as keys
 from services.ingest.middleware import BodyLimitMiddleware
 from services.ingest.stories.router import router as stories
@@ -32,7 +33,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="Newswire", version="1", description=DESCRIPTION, generate_unique_id_function=operation_id)
     app.add_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_request_bytes)
     errors.install(app)
-    for router in (health.router, stories, subscribers, deliveries, keys):
+    for router in (health.router, stories, subscribers, deliveries, feed, keys):
         app.include_router(router)
     webhooks.document(app)
     app.openapi = _openapi(app)

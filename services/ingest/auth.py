@@ -45,3 +45,5 @@ def require(*roles: Role):
 #: Dependencies for handlers: the calling key, checked for its role.
 Editor = Annotated[ApiKey, Depends(require(Role.editor, Role.admin))]
 Admin = Annotated[ApiKey, Depends(require(Role.admin))]
+#: A subscriber's own key (``POST /v1/subscribers/{id}/keys``): it reads that subscriber's feed.
+FeedReader = Annotated[ApiKey, Depends(require(Role.subscriber))]

@@ -69,6 +69,7 @@ class Outgoing:
     secrets: tuple[str, ...]
     message_id: str
     attempt_no: int
+    attempt_limit: int
     body: bytes
 
 
@@ -88,9 +89,17 @@ class Decision:
     withdraw_earlier: tuple[str, ...] = ()
 
 
-def decide(*, is_kill: bool, story_killed: bool, active: bool, earlier: Iterable[Earlier], now: datetime) -> Decision:
+def decide(
+    *,
+    is_kill: bool,
+    story_killed: bool,
+    active: bool,
+    earlier: Iterable[Earlier],
+    now: datetime,
+    deleted: bool = False,
+) -> Decision:
     """What to do with a claimed delivery (see the module's docstring)."""
-    if story_killed and not is_kill:
+    if deleted or (story_killed and not is_kill):
         return Decision("withdraw")
     if not active:
         return Decision("hold")
@@ -170,9 +179,13 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
             d.c.version_id,
             d.c.message_id,
             d.c.attempts,
+            d.c.attempt_limit,
             s.c.url,
             s.c.secret,
+            s.c.previous_secret,
+            s.c.previous_secret_expires_at,
             s.c.active,
+            s.c.deleted_at,
             v.c.kind,
             t.c.killed_at,
         )
@@ -219,6 +232,7 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
                 active=row.active,
                 earlier=earlier.get(row.id, ()),
                 now=now,
+                deleted=row.deleted_at is not None,
             )
             for row in rows
         }
@@ -231,13 +245,23 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
                 row.story_id,
                 lease,
                 row.url,
-                (row.secret,),
+                signing_secrets(row, now),
                 row.message_id,
                 row.attempts + 1,
+                row.attempt_limit,
                 bodies[row.version_id],
             )
         _apply(connection, decisions)
     return outgoing
+
+
+def signing_secrets(subscriber: Any, now: datetime) -> tuple[str, ...]:
+    """The secrets a delivery is signed with: the current one and, while a rotation overlaps,
+    the previous one too (Standard Webhooks sends one signature per secret)."""
+    expires = subscriber.previous_secret_expires_at
+    if subscriber.previous_secret and expires and as_utc(expires) > now:
+        return (subscriber.secret, subscriber.previous_secret)
+    return (subscriber.secret,)
 
 
 def backoff(attempt: int, retry_after: float | None = None, base_seconds: float = 5.0) -> timedelta:
@@ -271,7 +295,7 @@ def _outcome(attempt: Attempt, settings: Settings, now: datetime) -> tuple[str, 
         return "delivered", {"state": DeliveryState.delivered, "delivered_at": now}
     if result.gone:
         return "gone", {"state": DeliveryState.failed}
-    if number >= settings.delivery_max_attempts:
+    if number >= attempt.outgoing.attempt_limit:
         return "failed", {"state": DeliveryState.failed}
     delay = backoff(number, result.retry_after_seconds, settings.delivery_retry_base_seconds)
     return "retry", {"next_attempt_at": now + delay}
@@ -291,13 +315,7 @@ def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
         for group in by_outcome.values():
             _write_outcome(connection, group)
         recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in by_outcome.get("delivered", [])], now)
-        gone = {a.outgoing.subscriber_id for a, _ in by_outcome.get("gone", [])}
-        if gone:
-            connection.execute(
-                update(SUBSCRIBERS)
-                .where(SUBSCRIBERS.c.id.in_(gone))
-                .values(active=False, disabled_reason="endpoint answered 410 Gone")
-            )
+        _track_subscribers(connection, by_outcome, settings, now)
     return recorded
 
 
@@ -357,3 +375,43 @@ def _wake_later_versions(connection: Connection, delivered: list[Attempt], now: 
             update(DELIVERIES).where(DELIVERIES.c.id.in_([d.delivery_id for d in woken])).values(next_attempt_at=now)
         )
     return woken
+
+
+def _track_subscribers(
+    connection: Connection,
+    by_outcome: dict[str, list[tuple[Attempt, dict[str, Any]]]],
+    settings: Settings,
+    now: datetime,
+) -> None:
+    """A 410 disables the subscriber; so does failing continuously for longer than
+    ``NEWSWIRE_SUBSCRIBER_DISABLE_AFTER_SECONDS``. Any success ends a failing streak."""
+    subs = SUBSCRIBERS.c
+    succeeded = {a.outgoing.subscriber_id for a, _ in by_outcome.get("delivered", [])}
+    failing = {a.outgoing.subscriber_id for o in ("retry", "failed") for a, _ in by_outcome.get(o, [])} - succeeded
+    gone = {a.outgoing.subscriber_id for a, _ in by_outcome.get("gone", [])}
+    if succeeded:
+        connection.execute(
+            update(SUBSCRIBERS)
+            .where(subs.id.in_(succeeded), subs.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+    if failing:
+        connection.execute(
+            update(SUBSCRIBERS).where(subs.id.in_(failing), subs.failing_since.is_(None)).values(failing_since=now)
+        )
+        since = now - timedelta(seconds=settings.subscriber_disable_after_seconds)
+        connection.execute(
+            update(SUBSCRIBERS)
+            .where(subs.id.in_(failing), subs.active.is_(True), subs.failing_since < since)
+            .values(
+                active=False,
+                disabled_reason=f"every delivery failed for over "
+                f"{settings.subscriber_disable_after_seconds / 86400:g} days",
+            )
+        )
+    if gone:
+        connection.execute(
+            update(SUBSCRIBERS)
+            .where(subs.id.in_(gone))
+            .values(active=False, disabled_reason="endpoint answered 410 Gone")
+        )

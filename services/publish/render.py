@@ -19,9 +19,10 @@ from sqlmodel import Session, select
 
 from services.publish.delivery import Due
 from services.publish.formats import ninjs
-from shared import lifecycle, queue
+from shared import db, lifecycle, queue
 from shared.config import get_settings
 from shared.db import session_scope
+from shared.filters import SubscriberFilters, VersionFacts, facts_of, matches
 from shared.lifecycle import READY_STATES
 from shared.models import (
     Delivery,
@@ -42,8 +43,6 @@ log = logging.getLogger(__name__)
 
 #: A queued send message is trusted to arrive this long before the sweep queues another.
 QUEUE_LEASE = timedelta(seconds=60)
-#: Deliveries per message to the delivery queue.
-MESSAGE_SIZE = 200
 
 
 @dataclass
@@ -110,23 +109,48 @@ def _envelope(story: Story, version: StoryVersion, pubstatus: str) -> ninjs.Enve
     )
 
 
+#: PostgreSQL advisory lock under which published versions are numbered for the feed.
+FEED_SEQUENCE_LOCK = 7_204_552
+
+
 def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
-    now = utcnow()
     pubstatus = PubStatus.usable if version.pubstatus == PubStatus.withheld else version.pubstatus
+    envelope = None
     try:
-        item = ninjs.render(version, _envelope(story, version, pubstatus))
+        envelope = _envelope(story, version, pubstatus)
+        item = ninjs.render(version, envelope)
     except ninjs.InvalidNinjs as exc:
         return Rendered(event_ids=lifecycle.fail(session, version, f"invalid ninjs: {exc}"))
     except ValidationError as exc:  # stored tags that no longer read back: fail, do not loop
         return Rendered(event_ids=lifecycle.fail(session, version, f"unreadable tags: {exc}"))
+    now = utcnow()
     result = session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(state=VersionState.published, ninjs=item, published_at=now, pubstatus=pubstatus, tries=0)
+        .values(
+            state=VersionState.published,
+            ninjs=item,
+            published_at=now,
+            pubstatus=pubstatus,
+            tries=0,
+            published_seq=db.next_in_sequence(session, StoryVersion.published_seq, FEED_SEQUENCE_LOCK),
+        )
     )
     if result.rowcount != 1:
         return Rendered()
-    priority = priority_for_urgency(version.queue_urgency)
+    facts = facts_of(
+        event_type=VersionKind(version.kind).event_type,
+        urgency=version.urgency,
+        language=version.language,
+        tags=envelope.tags,
+    )
+    dues = _create_deliveries(session, version, audience(session, version, facts), now)
+    return Rendered(dues, lifecycle.wake_next(session, version.story_id))
+
+
+def _create_deliveries(session: Session, version: StoryVersion, subscribers: set[str], now) -> list[tuple[Due, int]]:
+    """One delivery per subscriber, in one INSERT; queued by the publish task right away."""
+    priority, limit = priority_for_urgency(version.queue_urgency), get_settings().delivery_max_attempts
     rows = [
         {
             "id": new_id(),
@@ -138,25 +162,31 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
             "priority": priority,
             "state": "pending",
             "attempts": 0,
+            "attempt_limit": limit,
             "next_attempt_at": now,
             "created_at": now,
             "queued_until": now + QUEUE_LEASE,
-        }  # the publish task queues them right away
-        for subscriber_id in sorted(audience(session, version))
+        }
+        for subscriber_id in sorted(subscribers)
     ]
-    if rows:  # one INSERT for the whole fan-out
+    if rows:
         session.execute(insert(Delivery.__table__), rows)
-    dues = [(Due(row["id"], row["subscriber_id"]), priority) for row in rows]
-    return Rendered(dues, lifecycle.wake_next(session, version.story_id))
+    return [(Due(row["id"], row["subscriber_id"]), priority) for row in rows]
 
 
-def audience(session: Session, version: StoryVersion) -> set[str]:
-    """Who gets the version: every active subscriber, except for a kill; and for a kill or a
-    correction, everyone who may hold an earlier version (a disabled one gets it once enabled)."""
+def audience(session: Session, version: StoryVersion, facts: VersionFacts) -> set[str]:
+    """Who gets the version: every active subscriber whose filters it matches, except for a
+    kill; and for a kill or a correction, everyone who may hold an earlier version, whatever
+    their filters say now (a disabled one gets it once enabled; a deleted one never)."""
     kind = VersionKind(version.kind)
     subscribers: set[str] = set()
     if kind != VersionKind.kill:
-        subscribers.update(session.exec(select(Subscriber.id).where(Subscriber.active.is_(True))).all())
+        rows = session.exec(
+            select(Subscriber.id, Subscriber.filters).where(
+                Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
+            )
+        ).all()
+        subscribers.update(i for i, raw in rows if matches(SubscriberFilters.from_stored(raw), facts))
     if kind in (VersionKind.kill, VersionKind.correction):
         subscribers.update(earlier_recipients(session, version))
     return subscribers
@@ -170,7 +200,9 @@ def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
     have gone out: a kill errs towards reaching a site rather than missing one."""
     rows = session.exec(
         select(Delivery.subscriber_id)
+        .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.story_id == version.story_id, Delivery.version < version.version)
+        .where(Subscriber.deleted_at.is_(None))
         .where(
             or_(
                 Delivery.state == DeliveryState.delivered,
@@ -184,15 +216,5 @@ def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
 
 
 def dispatch(deliveries: list[tuple[Due, int]]) -> None:
-    """Queue the deliveries, ``MESSAGE_SIZE`` to a message, each message at its priority. One
-    lost here is picked up by the scheduler's sweep."""
-    by_priority: dict[int, list[Due]] = {}
-    for due, priority in deliveries:
-        by_priority.setdefault(priority, []).append(due)
-    for priority, dues in sorted(by_priority.items()):
-        for start in range(0, len(dues), MESSAGE_SIZE):
-            chunk = [[d.delivery_id, d.subscriber_id] for d in dues[start : start + MESSAGE_SIZE]]
-            try:
-                queue.send("delivery.send", chunk, priority)
-            except Exception:
-                log.warning("%d deliveries not queued; the sweep will retry", len(chunk), exc_info=True)
+    """Queue the deliveries (a lost message is picked up by the scheduler's sweep)."""
+    queue.send_deliveries([(due.delivery_id, due.subscriber_id, priority) for due, priority in deliveries])

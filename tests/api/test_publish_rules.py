@@ -166,7 +166,7 @@ def test_deliveries_list_shows_states_of_each_version(api):
     mark_delivered(first.id)
     api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
     render(story["id"], 2)
-    listed = api.admin.get(f"/v1/subscribers/{site}/deliveries").json()
+    listed = api.admin.get(f"/v1/subscribers/{site}/deliveries").json()["items"]
     assert [(d["version"], d["state"]) for d in listed] == [(2, "pending"), (1, "delivered")]
     assert listed[0]["next_attempt_at"] and listed[1]["next_attempt_at"] is None
     assert listed[0]["message_id"].startswith("msg_") and listed[0]["attempts"] == []

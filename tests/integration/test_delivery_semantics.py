@@ -12,7 +12,7 @@ def post_story(stack, headline):
 
 def deliveries(stack, subscriber_id, story_id):
     with stack.client(stack.admin_key) as admin:
-        return [d for d in admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json() if d["story_id"] == story_id]
+        return admin.get(f"/v1/subscribers/{subscriber_id}/deliveries", params={"story_id": story_id}).json()["items"]
 
 
 def test_503_with_retry_after_is_retried_with_the_same_webhook_id(stack, endpoint_factory):

@@ -98,13 +98,13 @@ def test_a_kill_reaches_every_earlier_recipient_and_nobody_else(stack, endpoint_
             # The kill was rendered (two sites have it): its audience is fixed, and it left out the late subscriber.
             assert [
                 d
-                for d in admin.get(f"/v1/subscribers/{late.subscriber_id}/deliveries").json()
+                for d in admin.get(f"/v1/subscribers/{late.subscriber_id}/deliveries").json()["items"]
                 if d["story_id"] == story["id"]
             ] == []
             held = wait_for(
                 lambda: [
                     d
-                    for d in admin.get(f"/v1/subscribers/{going_away.subscriber_id}/deliveries").json()
+                    for d in admin.get(f"/v1/subscribers/{going_away.subscriber_id}/deliveries").json()["items"]
                     if d["story_id"] == story["id"] and d["version"] == 4
                 ],
                 timeout=30,
@@ -144,7 +144,7 @@ def test_a_kill_during_embargo_sends_nothing_to_anyone(stack, site):
         assert not [
             d
             for s in admin.get("/v1/subscribers").json()
-            for d in admin.get(f"/v1/subscribers/{s['id']}/deliveries").json()
+            for d in admin.get(f"/v1/subscribers/{s['id']}/deliveries").json()["items"]
             if d["story_id"] == story["id"]
         ]
 

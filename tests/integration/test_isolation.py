@@ -48,7 +48,7 @@ def test_slow_receivers_hold_only_their_own_slots_and_end_at_the_deadline(slow_s
 
         def ended(subscriber_id):
             with stack.client(stack.admin_key) as admin:
-                rows = admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json()
+                rows = admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json()["items"]
             return [a for d in rows for a in d["attempts"]]
 
         for mode, subscriber_id in slow.items():

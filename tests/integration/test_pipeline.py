@@ -104,7 +104,7 @@ def test_deliveries_list_shows_attempts(stack, site):
         what="the flash story",
     )
     with stack.client(stack.admin_key) as admin:
-        deliveries = admin.get(f"/v1/subscribers/{subscriber['id']}/deliveries").json()
+        deliveries = admin.get(f"/v1/subscribers/{subscriber['id']}/deliveries").json()["items"]
     mine = [d for d in deliveries if d["story_id"] == story["id"]]
     assert len(mine) == 1
     assert mine[0]["state"] == "delivered"

@@ -80,7 +80,7 @@ def test_delivery_worker_killed_mid_send_is_delivered_after_restart(stack):
 
         def delivered():
             with stack.client(stack.admin_key) as admin:
-                rows = admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json()
+                rows = admin.get(f"/v1/subscribers/{subscriber_id}/deliveries").json()["items"]
             return [d for d in rows if d["story_id"] == story["id"] and d["state"] == "delivered"]
 
         (delivery,) = wait_for(delivered, timeout=60, what="delivery after the worker was killed")

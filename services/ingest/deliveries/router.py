@@ -1,25 +1,108 @@
-"""Deliveries of a subscriber (admin), with every attempt."""
+"""Deliveries (admin): listed a page at a time with every attempt; sent again one by one or
+by the range, with the same webhook-ids."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
 
 from services.ingest import errors
 from services.ingest.auth import Admin
 from services.ingest.deliveries import schemas, service
-from shared import db
+from shared import db, queue
+from shared.config import get_settings
+from shared.models import Delivery, DeliveryState
 
 router = APIRouter(prefix="/v1", tags=["deliveries"], responses=errors.responses(401, 403, 500))
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")]
+
+
+def _page(request: Request, filters: service.DeliveryFilters, limit: int, cursor: str | None) -> schemas.DeliveryPage:
+    with db.read_scope() as session:
+        rows, next_cursor = service.list_deliveries(session=session, filters=filters, limit=limit, cursor=cursor)
+    next_url = None
+    if next_cursor:
+        url = request.url.include_query_params(cursor=next_cursor)
+        next_url = f"{url.path}?{url.query}"
+    items = [schemas.DeliveryPublic.of(d, attempts) for d, attempts in rows]
+    return schemas.DeliveryPage(items=items, next_cursor=next_cursor, next=next_url)
+
+
+@router.get("/deliveries", response_model=schemas.DeliveryPage, responses=errors.responses(400, 404, 422))
+def list_deliveries(
+    request: Request,
+    _key: Admin,
+    subscriber_id: str | None = None,
+    state: Annotated[DeliveryState | None, Query(description="failed: the dead letters")] = None,
+    story_id: str | None = None,
+    since: Annotated[datetime | None, Query(description="created at or after")] = None,
+    until: Annotated[datetime | None, Query(description="created before")] = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> schemas.DeliveryPage:
+    """Deliveries, newest first, each with every attempt (status, latency, the start of the answer)."""
+    filters = service.DeliveryFilters(subscriber_id, state, story_id, since, until)
+    return _page(request, filters, limit, cursor)
 
 
 @router.get(
     "/subscribers/{subscriber_id}/deliveries",
-    response_model=list[schemas.DeliveryPublic],
-    responses=errors.responses(404),
+    response_model=schemas.DeliveryPage,
+    responses=errors.responses(400, 404, 422),
 )
-def list_subscriber_deliveries(subscriber_id: str, _key: Admin) -> list[schemas.DeliveryPublic]:
-    """The subscriber's newest 100 deliveries: state, webhook-id and every attempt (status,
-    latency, the start of the answer)."""
-    with db.read_scope() as session:
-        rows = service.list_deliveries(session=session, subscriber_id=subscriber_id)
-    return [schemas.DeliveryPublic.of(delivery, attempts) for delivery, attempts in rows]
+def list_subscriber_deliveries(
+    request: Request,
+    subscriber_id: str,
+    _key: Admin,
+    state: DeliveryState | None = None,
+    story_id: str | None = None,
+    limit: Limit = 50,
+    cursor: Cursor = None,
+) -> schemas.DeliveryPage:
+    """One subscriber's deliveries, newest first."""
+    return _page(request, service.DeliveryFilters(subscriber_id, state, story_id), limit, cursor)
+
+
+def _queue(deliveries: list[Delivery]) -> None:
+    queue.send_deliveries([(d.id, d.subscriber_id, d.priority) for d in deliveries])
+
+
+@router.post(
+    "/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    response_model=schemas.DeliveryPublic,
+    responses=errors.responses(404, 409),
+)
+def redeliver(delivery_id: str, _key: Admin) -> schemas.DeliveryPublic:
+    """Send one delivery again with its webhook-id (held while its subscriber is disabled)."""
+    with db.session_scope() as session:
+        delivery = service.redeliver(session=session, settings=get_settings(), delivery_id=delivery_id)
+    _queue([delivery])
+    return schemas.DeliveryPublic.of(delivery, [])
+
+
+@router.post(
+    "/subscribers/{subscriber_id}/replay",
+    status_code=202,
+    response_model=schemas.ReplayAccepted,
+    responses=errors.responses(404, 422),
+)
+def replay(subscriber_id: str, body: schemas.ReplayRequest, _key: Admin) -> schemas.ReplayAccepted:
+    """Send again what was published in a time range (or of one story): deliveries there go again
+    with their webhook-ids, and versions it never had (it was disabled then) go for the first
+    time. Sites dedupe on webhook-id, so a replay that overlaps what arrived is harmless."""
+    with db.session_scope() as session:
+        done = service.replay(
+            session=session,
+            settings=get_settings(),
+            subscriber_id=subscriber_id,
+            since=body.since,
+            until=body.until,
+            story_id=body.story_id,
+        )
+    _queue(done.resent + done.created)
+    return schemas.ReplayAccepted(resent=len(done.resent), created=len(done.created))

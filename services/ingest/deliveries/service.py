@@ -1,31 +1,219 @@
-"""Deliveries: one per (subscriber, story version), with every attempt recorded."""
+"""Deliveries: one per (subscriber, story version), with every attempt recorded; listed a page
+at a time, sent again one by one (``redeliver``) or by the range (``replay``), with the same
+``webhook-id`` where one was sent before."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
+from services.ingest.exceptions import BadCursor, Conflict, Invalid, NotFound
 from services.ingest.subscribers.service import get_subscriber
-from shared.models import Delivery, DeliveryAttempt
+from shared.config import Settings
+from shared.filters import SubscriberFilters, facts_of, matches
+from shared.models import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryState,
+    Story,
+    StoryVersion,
+    Subscriber,
+    VersionKind,
+    VersionState,
+    new_id,
+)
+from shared.queue import priority_for_urgency
+from shared.tags import EditorTagChanges, StoryTags, effective_tags
+from shared.timeutil import utcnow
+
+#: A replay sends at most this many deliveries; narrow the range for more.
+REPLAY_LIMIT = 10_000
+#: A queued message is trusted to arrive this long before the sweep queues another.
+QUEUE_LEASE = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class DeliveryFilters:
+    subscriber_id: str | None = None
+    state: str | None = None
+    story_id: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+def _cursor(delivery: Delivery) -> str:
+    return base64.urlsafe_b64encode(f"{delivery.created_at.isoformat()}|{delivery.id}".encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[datetime, str]:
+    try:
+        created, delivery_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        return datetime.fromisoformat(created), delivery_id
+    except (ValueError, binascii.Error):
+        raise BadCursor() from None
 
 
 def list_deliveries(
-    *, session: Session, subscriber_id: str, limit: int = 100
-) -> list[tuple[Delivery, list[DeliveryAttempt]]]:
-    """The subscriber's newest deliveries, each with its attempts in order."""
-    get_subscriber(session=session, subscriber_id=subscriber_id)
-    deliveries = session.exec(
-        select(Delivery)
-        .where(Delivery.subscriber_id == subscriber_id)
-        .order_by(Delivery.created_at.desc())
-        .limit(limit)
-    ).all()
-    attempts: dict[str, list[DeliveryAttempt]] = {d.id: [] for d in deliveries}
+    *, session: Session, filters: DeliveryFilters, limit: int = 50, cursor: str | None = None
+) -> tuple[list[tuple[Delivery, list[DeliveryAttempt]]], str | None]:
+    """Newest first, a page at a time, each with its attempts in order."""
+    if filters.subscriber_id:
+        get_subscriber(session=session, subscriber_id=filters.subscriber_id)
+    query = select(Delivery).where(*_conditions(filters))
+    if cursor:
+        created, delivery_id = _decode(cursor)
+        query = query.where(
+            or_(Delivery.created_at < created, and_(Delivery.created_at == created, Delivery.id < delivery_id))
+        )
+    rows = list(session.exec(query.order_by(Delivery.created_at.desc(), Delivery.id.desc()).limit(limit + 1)))
+    page, more = rows[:limit], len(rows) > limit
+    attempts: dict[str, list[DeliveryAttempt]] = {d.id: [] for d in page}
     if attempts:
-        rows = session.exec(
+        for attempt in session.exec(
             select(DeliveryAttempt)
             .where(DeliveryAttempt.delivery_id.in_(list(attempts)))
             .order_by(DeliveryAttempt.number)
-        ).all()
-        for attempt in rows:
+        ):
             attempts[attempt.delivery_id].append(attempt)
-    return [(d, attempts[d.id]) for d in deliveries]
+    return [(d, attempts[d.id]) for d in page], (_cursor(page[-1]) if more else None)
+
+
+def _conditions(filters: DeliveryFilters) -> list:
+    found = []
+    for column, value in (
+        (Delivery.subscriber_id, filters.subscriber_id),
+        (Delivery.state, filters.state),
+        (Delivery.story_id, filters.story_id),
+    ):
+        if value:
+            found.append(column == value)
+    if filters.since:
+        found.append(Delivery.created_at >= filters.since)
+    if filters.until:
+        found.append(Delivery.created_at < filters.until)
+    return found
+
+
+def _send_again(delivery: Delivery, settings: Settings, now: datetime) -> None:
+    delivery.state, delivery.next_attempt_at, delivery.lease_until = DeliveryState.pending, now, None
+    delivery.queued_until = now + QUEUE_LEASE
+    delivery.attempt_limit = delivery.attempts + settings.delivery_max_attempts
+    delivery.delivered_at = None
+
+
+def redeliver(*, session: Session, settings: Settings, delivery_id: str) -> Delivery:
+    """Send one delivery again, with the same webhook-id (a dead letter, or one a site lost)."""
+    delivery = session.get(Delivery, delivery_id, with_for_update=True)
+    if delivery is None:
+        raise NotFound(f"delivery {delivery_id}")
+    subscriber = session.get(Subscriber, delivery.subscriber_id)
+    if subscriber.deleted_at is not None:
+        raise Conflict("subscriber_deleted", "the subscriber was deleted")
+    if delivery.state == DeliveryState.withdrawn:
+        raise Conflict("withdrawn", "the story was killed before this delivery went out; it is never sent")
+    if delivery.state == DeliveryState.pending:
+        return delivery  # on its way already
+    _send_again(delivery, settings, utcnow())
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+@dataclass
+class Replay:
+    resent: list[Delivery]  # existing deliveries, sent again with their webhook-ids
+    created: list[Delivery]  # versions it never had a delivery for
+
+
+def replay(
+    *,
+    session: Session,
+    settings: Settings,
+    subscriber_id: str,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    story_id: str | None = None,
+) -> Replay:
+    """Send the subscriber again what was published in a time range (or of one story): its
+    deliveries there go again with their webhook-ids; versions it should have had but has no
+    delivery for (it was disabled when they went out) get one. Nothing of a killed story but
+    its kill."""
+    subscriber = get_subscriber(session=session, subscriber_id=subscriber_id)
+    versions = _published(session, since, until, story_id)
+    if len(versions) > REPLAY_LIMIT:
+        raise Invalid("replay_too_large", f"more than {REPLAY_LIMIT} versions in range; narrow it")
+    existing = {
+        d.version_id: d
+        for d in session.exec(
+            select(Delivery)
+            .where(Delivery.subscriber_id == subscriber.id, Delivery.version_id.in_([v.id for v, _, _ in versions]))
+            .with_for_update()
+        )
+    }
+    now, result = utcnow(), Replay([], [])
+    had_story = {d.story_id for d in existing.values()}
+    filters = SubscriberFilters.from_stored(subscriber.filters)
+    for version, killed, manual in versions:
+        if killed and version.kind != VersionKind.kill:
+            continue
+        delivery = existing.get(version.id)
+        if delivery is not None:
+            if delivery.state in (DeliveryState.delivered, DeliveryState.failed):
+                _send_again(delivery, settings, now)
+                result.resent.append(delivery)
+        elif version.story_id in had_story or _wanted(version, manual, filters):
+            result.created.append(_new_delivery(session, subscriber.id, version, settings, now))
+    session.flush()
+    return result
+
+
+def _published(session: Session, since, until, story_id) -> list[tuple[StoryVersion, bool, dict | None]]:
+    if not (since or until or story_id):
+        raise Invalid("replay_range_missing", "give a time range (since, until) or a story_id")
+    query = (
+        select(StoryVersion, Story.killed_at, Story.manual_tags)
+        .join(Story, Story.id == StoryVersion.story_id)
+        .where(StoryVersion.state == VersionState.published)
+    )
+    if story_id:
+        query = query.where(StoryVersion.story_id == story_id)
+    if since:
+        query = query.where(StoryVersion.published_at >= since)
+    if until:
+        query = query.where(StoryVersion.published_at < until)
+    rows = session.exec(query.order_by(StoryVersion.published_seq).limit(REPLAY_LIMIT + 1)).all()
+    return [(version, killed_at is not None, manual) for version, killed_at, manual in rows]
+
+
+def _wanted(version: StoryVersion, manual: dict | None, filters: SubscriberFilters | None) -> bool:
+    """Would the subscriber's filters have taken this version when it went out?"""
+    if version.kind in (VersionKind.kill, VersionKind.correction):
+        return False  # these go only to those who had the story
+    tags = effective_tags(StoryTags.from_stored(version.tags), EditorTagChanges.from_stored(manual))
+    facts = facts_of(
+        event_type=VersionKind(version.kind).event_type, urgency=version.urgency, language=version.language, tags=tags
+    )
+    return matches(filters, facts)
+
+
+def _new_delivery(
+    session: Session, subscriber_id: str, version: StoryVersion, settings: Settings, now: datetime
+) -> Delivery:
+    delivery = Delivery(
+        id=new_id(),
+        subscriber_id=subscriber_id,
+        version_id=version.id,
+        story_id=version.story_id,
+        version=version.version,
+        priority=priority_for_urgency(version.queue_urgency),
+        next_attempt_at=now,
+        queued_until=now + QUEUE_LEASE,
+        attempt_limit=settings.delivery_max_attempts,
+    )
+    session.add(delivery)
+    return delivery

@@ -28,10 +28,15 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def create_key(*, session: Session, name: str, role: Role | str) -> tuple[ApiKey, str]:
+def create_key(
+    *, session: Session, name: str, role: Role | str, subscriber_id: str | None = None
+) -> tuple[ApiKey, str]:
+    """A new key (returned once, stored as a hash). A subscriber key reads that subscriber's feed."""
     role = Role(role)  # ValueError for an unknown role
+    if (role == Role.subscriber) != (subscriber_id is not None):
+        raise ValueError("a subscriber key, and only one, belongs to a subscriber")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(name=name, role=role.value, key_hash=hash_key(key), prefix=key[:8])
+    row = ApiKey(name=name, role=role.value, key_hash=hash_key(key), prefix=key[:8], subscriber_id=subscriber_id)
     session.add(row)
     session.flush()
     return row, key

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pycountry
-from sqlalchemy import func, or_, update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, Invalid, NotFound
 from services.ingest.stories import idempotency, schemas
-from shared import events, mediatopics, tag_index
+from shared import db, events, mediatopics, tag_index
 from shared.models import (
     IN_PIPELINE_STATES,
     Delivery,
@@ -130,18 +130,8 @@ def _file(
     return Filed(story, version, [event.id])
 
 
-#: PostgreSQL advisory lock that numbers new stories one at a time (any constant key will do).
+#: PostgreSQL advisory lock under which new stories are numbered (see ``db.next_in_sequence``).
 STORY_SEQUENCE_LOCK = 7_204_551
-
-
-def _next_seq(session: Session) -> int:
-    """The new story's place in the story list. Stories are numbered one at a time, inside the
-    transaction that stores them and up to its commit (SQLite: the write lock ``BEGIN IMMEDIATE``
-    takes; PostgreSQL: a transaction advisory lock), so numbers follow commit order: a story
-    never appears behind a list cursor that a client already holds."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.exec(select(func.pg_advisory_xact_lock(STORY_SEQUENCE_LOCK)))
-    return (session.exec(select(func.max(Story.seq))).one() or 0) + 1
 
 
 @idempotency.once_per_key
@@ -154,7 +144,7 @@ def create_story(
 ) -> Filed:
     """Store a new story and its first version."""
     digest = idempotency.request_hash("create", None, payload)
-    seq = _next_seq(session)  # first: it also serialises requests with the same key
+    seq = db.next_in_sequence(session, Story.seq, STORY_SEQUENCE_LOCK)  # first: serialises equal keys too
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
         return _replayed(session, earlier)

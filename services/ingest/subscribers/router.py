@@ -1,17 +1,24 @@
-"""``/v1/subscribers`` (admin): register webhook endpoints, list them, bring one back."""
+"""``/v1/subscribers`` (admin): register webhook endpoints with what they want, read, change,
+disable, enable and delete them, rotate their signing secrets."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+from fastapi import APIRouter, Response
 from sqlalchemy.exc import IntegrityError
 
 from services.ingest import errors
 from services.ingest.auth import Admin
 from services.ingest.exceptions import Conflict, Invalid
+from services.ingest.keys.schemas import KeyCreated, SubscriberKeyCreate
+from services.ingest.keys.service import create_key
 from services.ingest.subscribers import schemas, service
 from shared import db
 from shared.config import get_settings
-from shared.models import Subscriber
+from shared.models import Role, Subscriber
 from shared.netguard import TargetRefused
 
 router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"], responses=errors.responses(401, 403, 500))
@@ -21,19 +28,26 @@ def public(subscriber: Subscriber) -> schemas.SubscriberPublic:
     return schemas.SubscriberPublic.model_validate(subscriber.model_dump())
 
 
-@router.post("", status_code=201, response_model=schemas.SubscriberCreated, responses=errors.responses(409, 422))
-def create_subscriber(payload: schemas.SubscriberCreate, _key: Admin) -> schemas.SubscriberCreated:
-    """Register a webhook endpoint. The answer carries its signing secret, shown once."""
+@contextmanager
+def _refusals(name: str | None = None) -> Iterator[None]:
+    """A refused URL is a 422; the same name registered at the same moment a 409."""
     try:
-        with db.session_scope() as session:
-            sub = service.create_subscriber(
-                session=session, settings=get_settings(), name=payload.name, url=str(payload.url)
-            )
-            return schemas.SubscriberCreated(**public(sub).model_dump(), secret=sub.secret)
+        yield
     except TargetRefused as exc:
         raise Invalid("webhook_target_refused", str(exc)) from None
-    except IntegrityError:  # the same name, registered at the same moment
-        raise Conflict("duplicate_name", f"a subscriber named {payload.name!r} exists") from None
+    except IntegrityError:
+        raise Conflict("duplicate_name", f"a subscriber named {name!r} exists") from None
+
+
+@router.post("", status_code=201, response_model=schemas.SubscriberCreated, responses=errors.responses(409, 422))
+def create_subscriber(payload: schemas.SubscriberCreate, _key: Admin) -> schemas.SubscriberCreated:
+    """Register a webhook endpoint, with filters if it wants only some stories. The answer
+    carries its signing secret, shown once."""
+    with _refusals(payload.name), db.session_scope() as session:
+        sub = service.create_subscriber(
+            session=session, settings=get_settings(), name=payload.name, url=str(payload.url), filters=payload.filters
+        )
+        return schemas.SubscriberCreated(**public(sub).model_dump(), secret=sub.secret)
 
 
 @router.get("", response_model=list[schemas.SubscriberPublic])
@@ -43,8 +57,63 @@ def list_subscribers(_key: Admin) -> list[schemas.SubscriberPublic]:
         return [public(s) for s in service.list_subscribers(session=session)]
 
 
+@router.get("/{subscriber_id}", response_model=schemas.SubscriberPublic, responses=errors.responses(404))
+def get_subscriber(subscriber_id: str, _key: Admin) -> schemas.SubscriberPublic:
+    with db.read_scope() as session:
+        return public(service.get_subscriber(session=session, subscriber_id=subscriber_id))
+
+
+@router.patch("/{subscriber_id}", response_model=schemas.SubscriberPublic, responses=errors.responses(404, 409, 422))
+def update_subscriber(subscriber_id: str, changes: schemas.SubscriberUpdate, key: Admin) -> schemas.SubscriberPublic:
+    """Change its name, URL, filters, or whether it is active (only the fields given)."""
+    given = changes.model_dump(exclude_unset=True)
+    with _refusals(changes.name), db.session_scope() as session:
+        return public(
+            service.update_subscriber(
+                session=session,
+                settings=get_settings(),
+                subscriber_id=subscriber_id,
+                changes=given,
+                changed_by=key.name,
+            )
+        )
+
+
+@router.delete("/{subscriber_id}", status_code=204, response_class=Response, responses=errors.responses(404))
+def delete_subscriber(subscriber_id: str, _key: Admin) -> Response:
+    """It receives nothing more, kills included; its delivery history stays."""
+    with db.session_scope() as session:
+        service.delete_subscriber(session=session, subscriber_id=subscriber_id)
+    return Response(status_code=204)
+
+
 @router.post("/{subscriber_id}/enable", response_model=schemas.SubscriberPublic, responses=errors.responses(404))
 def enable_subscriber(subscriber_id: str, _key: Admin) -> schemas.SubscriberPublic:
-    """Bring a disabled subscriber back; what was held for it while disabled goes out."""
+    """Bring a disabled subscriber back; what was held for it while disabled goes out, in order."""
     with db.session_scope() as session:
         return public(service.enable_subscriber(session=session, subscriber_id=subscriber_id))
+
+
+@router.post(
+    "/{subscriber_id}/rotate-secret", response_model=schemas.SecretRotated, responses=errors.responses(404, 422)
+)
+def rotate_secret(
+    subscriber_id: str, _key: Admin, rotation: schemas.SecretRotation | None = None
+) -> schemas.SecretRotated:
+    """A new signing secret. During the overlap (default 24 h) every delivery carries a signature
+    with each secret, so the site can switch to the new one without losing a message."""
+    overlap = timedelta(seconds=(rotation or schemas.SecretRotation()).overlap_seconds)
+    with db.session_scope() as session:
+        sub = service.rotate_secret(session=session, subscriber_id=subscriber_id, overlap=overlap)
+        return schemas.SecretRotated(secret=sub.secret, previous_secret_expires_at=sub.previous_secret_expires_at)
+
+
+@router.post("/{subscriber_id}/keys", status_code=201, response_model=KeyCreated, responses=errors.responses(404, 422))
+def create_subscriber_key(subscriber_id: str, _key: Admin, body: SubscriberKeyCreate | None = None) -> KeyCreated:
+    """A key for the site itself: it reads this subscriber's feed (``/v1/feed``), and nothing
+    else. Shown once."""
+    with db.session_scope() as session:
+        sub = service.get_subscriber(session=session, subscriber_id=subscriber_id)
+        name = (body.name if body and body.name else None) or f"{sub.name} feed"
+        row, key = create_key(session=session, name=name, role=Role.subscriber, subscriber_id=sub.id)
+        return KeyCreated(**row.model_dump(), key=key)

@@ -4,24 +4,55 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, Field, HttpUrl, field_serializer
 
 from services.ingest.common import Input
+from shared.filters import SubscriberFilters
 
 
 class SubscriberCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     url: HttpUrl
+    filters: SubscriberFilters | None = Field(default=None, description="what it wants; left out: everything")
+
+
+class SubscriberUpdate(Input):
+    """Only the fields given change; ``filters: null`` asks for everything again."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    url: HttpUrl | None = None
+    filters: SubscriberFilters | None = None
+    active: bool | None = Field(default=None, description="false disables it (deliveries are held), true enables it")
 
 
 class SubscriberPublic(BaseModel):
     id: str
     name: str
     url: str
+    filters: SubscriberFilters | None
     active: bool
     disabled_reason: str | None
+    failing_since: datetime | None = Field(description="since when every delivery has failed, if it does")
+    previous_secret_expires_at: datetime | None = Field(
+        description="during a secret rotation: until when deliveries also carry the old secret's signature"
+    )
     created_at: datetime
+
+    @field_serializer("filters")
+    def _given_fields_only(self, filters: SubscriberFilters | None) -> dict | None:
+        return None if filters is None else filters.model_dump(mode="json", exclude_none=True)
 
 
 class SubscriberCreated(SubscriberPublic):
     secret: str = Field(description="Standard Webhooks signing secret (whsec_...); shown once")
+
+
+class SecretRotation(Input):
+    overlap_seconds: int = Field(
+        default=86400, ge=0, le=7 * 86400, description="how long deliveries carry both signatures (default 24 h)"
+    )
+
+
+class SecretRotated(BaseModel):
+    secret: str = Field(description="the new signing secret; shown once")
+    previous_secret_expires_at: datetime | None = Field(description="until then, the old secret verifies too")

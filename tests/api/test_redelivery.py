@@ -1,0 +1,115 @@
+"""Dead letters, redelivery and replay: the same webhook-ids go again; what a subscriber never had
+while disabled goes for the first time; a killed story's versions never go again."""
+
+from datetime import timedelta
+
+from sqlalchemy import update
+
+from services.publish import delivery
+from services.publish.channels.webhook import SendResult
+from shared import db
+from shared.config import get_settings
+from shared.models import Delivery, Subscriber
+from shared.timeutil import isoformat, utcnow
+from tests.api.pipeline import KAZAKHSTAN_DIPLOMACY, deliveries, enrich, mark_delivered, render
+
+STORY = {"headline": "Kerry lands in Astana", "body_text": "Kerry arrived in Kazakhstan."}
+DOWN = SendResult(None, 1.0, "ConnectionRefusedError", None, None)
+
+
+def subscribe(api, name="site", filters=None):
+    body = {"name": name, "url": f"http://127.0.0.1:9/{name}", **({"filters": filters} if filters else {})}
+    return api.admin.post("/v1/subscribers", json=body).json()["id"]
+
+
+def publish(api, tags=None, **fields):
+    story = api.editor.post("/v1/stories", json={**STORY, **fields}).json()
+    enrich(story["id"], 1, tags or KAZAKHSTAN_DIPLOMACY)
+    render(story["id"], 1)
+    return story["id"]
+
+
+def give_up(delivery_id):
+    """Its last attempt failed: a dead letter."""
+    with db.session_scope() as session:
+        session.exec(update(Delivery).where(Delivery.id == delivery_id).values(attempt_limit=1))
+    out = delivery.claim([delivery_id], settings=get_settings())[delivery_id]
+    assert delivery.record([delivery.Attempt(out, utcnow(), DOWN)], settings=get_settings()).outcomes == {
+        delivery_id: "failed"
+    }
+
+
+def test_dead_letters_are_listed_and_redelivered_with_the_same_webhook_id(api):
+    site = subscribe(api)
+    story_id = publish(api)
+    (row,) = deliveries(story_id)
+    give_up(row.id)
+    dead = api.admin.get("/v1/deliveries", params={"state": "failed"}).json()["items"]
+    assert [d["id"] for d in dead] == [row.id] and dead[0]["attempts"][0]["error"] == "ConnectionRefusedError"
+    again = api.admin.post(f"/v1/deliveries/{row.id}/redeliver")
+    assert again.status_code == 202 and again.json()["state"] == "pending"
+    assert api.sent.messages[-1] == ("delivery.send", [[row.id, site]], 4)
+    out = delivery.claim([row.id], settings=get_settings())[row.id]
+    assert out.message_id == row.message_id and out.attempt_no == 2 and out.attempt_limit > 2
+    assert api.admin.post("/v1/deliveries/nope/redeliver").status_code == 404
+
+
+def test_a_withdrawn_delivery_is_never_redelivered(api):
+    subscribe(api)
+    story_id = publish(api)
+    api.editor.post(f"/v1/stories/{story_id}/kill", json={"reason": "Legal"})
+    (row,) = deliveries(story_id)
+    answer = api.admin.post(f"/v1/deliveries/{row.id}/redeliver")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "withdrawn"
+
+
+def test_replay_resends_what_it_had_and_sends_what_it_missed_while_disabled(api):
+    site = subscribe(api, filters={"places": ["KZ"]})
+    started = utcnow() - timedelta(seconds=1)
+    first = publish(api)
+    (row,) = deliveries(first)
+    give_up(row.id)
+    with db.session_scope() as session:  # disabled (it kept failing); later stories skip it
+        session.exec(update(Subscriber).values(active=False, disabled_reason="failing"))
+    second = publish(api)
+    unwanted = publish(api, tags={"places": [{"name": "Paris", "code": "FR"}]})
+    killed = publish(api)
+    api.editor.post(f"/v1/stories/{killed}/kill", json={"reason": "Legal"})
+    assert deliveries(second) == [] and deliveries(unwanted) == []
+    api.admin.post(f"/v1/subscribers/{site}/enable")
+    api.sent.messages.clear()
+    done = api.admin.post(f"/v1/subscribers/{site}/replay", json={"since": isoformat(started)})
+    assert done.status_code == 202 and done.json() == {"resent": 1, "created": 1}
+    assert [d.message_id for d in deliveries(first)] == [row.message_id]  # the same webhook-id
+    assert [d.state for d in deliveries(second)] == ["pending"]
+    assert deliveries(unwanted) == [] and deliveries(killed) == []
+    assert sorted(pair for _, message, _ in api.sent.messages for pair in message) == sorted(
+        [[row.id, site], [deliveries(second)[0].id, site]]
+    )
+
+
+def test_replay_of_one_story_and_bad_ranges(api):
+    site = subscribe(api)
+    story_id = publish(api)
+    mark_delivered(deliveries(story_id)[0].id)
+    assert api.admin.post(f"/v1/subscribers/{site}/replay", json={"story_id": story_id}).json() == {
+        "resent": 1,
+        "created": 0,
+    }
+    for body in ({}, {"since": "2026-01-01T00:00:00"}):
+        assert api.admin.post(f"/v1/subscribers/{site}/replay", json=body).status_code == 422
+    assert api.admin.post("/v1/subscribers/nope/replay", json={"story_id": story_id}).status_code == 404
+
+
+def test_delivery_listing_pages_with_filters(api):
+    site = subscribe(api)
+    stories = [publish(api) for _ in range(5)]
+    page = api.admin.get(f"/v1/subscribers/{site}/deliveries", params={"limit": 2}).json()
+    seen = [d["story_id"] for d in page["items"]]
+    while page["next"]:
+        page = api.admin.get(page["next"]).json()
+        seen += [d["story_id"] for d in page["items"]]
+    assert seen == list(reversed(stories))
+    one = api.admin.get("/v1/deliveries", params={"story_id": stories[2]}).json()["items"]
+    assert [d["story_id"] for d in one] == [stories[2]]
+    assert api.admin.get("/v1/deliveries", params={"cursor": "bogus"}).status_code == 400

@@ -1,0 +1,148 @@
+"""Managing subscribers: filters checked against the vocabularies, PATCH, delete, enable,
+secret rotation with an overlap, auto-disable after failing for too long, subscriber keys."""
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from services.publish import delivery
+from services.publish.channels.webhook import SendResult
+from shared import db
+from shared.config import get_settings
+from shared.models import Subscriber
+from shared.timeutil import utcnow
+from tests.api.conftest import client
+from tests.api.pipeline import deliveries, enrich, render
+
+STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}
+URL = "http://127.0.0.1:9/hook"
+
+
+def create(api, name="site", **extra):
+    answer = api.admin.post("/v1/subscribers", json={"name": name, "url": URL, **extra})
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_filters_are_normalised_and_checked(api):
+    site = create(
+        api,
+        filters={
+            "subjects": ["20000639", "http://cv.iptc.org/newscodes/mediatopic/04000000"],
+            "places": ["kz", "US"],
+            "urgency_max": 4,
+            "events": ["story.published"],
+        },
+    )
+    assert site["filters"] == {
+        "subjects": ["medtop:04000000", "medtop:20000639"],
+        "places": ["KZ", "US"],
+        "urgency_max": 4,
+        "events": ["story.published"],
+    }
+    for bad, code in [
+        ({"subjects": ["medtop:99999999"]}, "invalid_filter"),
+        ({"places": ["XX"]}, "invalid_filter"),
+        ({"urgency_max": 0}, "invalid_request"),
+        ({"events": ["story.deleted"]}, "invalid_request"),
+        ({"colour": ["red"]}, "invalid_request"),
+    ]:
+        answer = api.admin.post("/v1/subscribers", json={"name": "bad", "url": URL, "filters": bad})
+        assert answer.status_code == 422, bad
+        assert answer.json()["error"]["code"] == code
+
+
+def test_get_patch_disable_enable_and_delete(api):
+    site = create(api)
+    path = f"/v1/subscribers/{site['id']}"
+    assert api.admin.get(path).json()["name"] == "site"
+    assert "secret" not in api.admin.get(path).json()
+    changed = api.admin.patch(path, json={"name": "site two", "filters": {"places": ["FR"]}, "active": False}).json()
+    assert (changed["name"], changed["filters"], changed["active"]) == ("site two", {"places": ["FR"]}, False)
+    assert changed["disabled_reason"] == "disabled by ops"
+    assert api.admin.patch(path, json={"filters": None}).json()["filters"] is None
+    assert api.admin.patch(path, json={"url": "http://10.0.0.1/x"}).status_code == 422
+    create(api, name="other")
+    assert api.admin.patch(path, json={"name": "other"}).status_code == 409
+    enabled = api.admin.post(f"{path}/enable").json()
+    assert enabled["active"] is True and enabled["disabled_reason"] is None
+    assert api.admin.delete(path).status_code == 204
+    assert api.admin.get(path).status_code == 404
+    assert site["id"] not in {s["id"] for s in api.admin.get("/v1/subscribers").json()}
+    assert create(api, name="site two")["id"] != site["id"]  # the name is free again
+
+
+def test_deleting_withdraws_pending_deliveries_and_revokes_its_keys(api):
+    site = create(api)
+    key = api.admin.post(f"/v1/subscribers/{site['id']}/keys").json()["key"]
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    api.admin.delete(f"/v1/subscribers/{site['id']}")
+    assert [d.state for d in deliveries(story["id"])] == ["withdrawn"]
+    assert client(key).get("/v1/feed").status_code == 401
+
+
+def test_rotation_signs_with_both_secrets_during_the_overlap(api):
+    site = create(api)
+    rotated = api.admin.post(f"/v1/subscribers/{site['id']}/rotate-secret", json={"overlap_seconds": 3600}).json()
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != site["secret"]
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    (row,) = deliveries(story["id"])
+    out = delivery.claim([row.id], settings=get_settings())[row.id]
+    assert out.secrets == (rotated["secret"], site["secret"])
+    with db.session_scope() as session:  # the overlap ends
+        session.exec(update(Subscriber).values(previous_secret_expires_at=utcnow() - timedelta(seconds=1)))
+    delivery.record(
+        [delivery.Attempt(out, utcnow(), SendResult(500, 1.0, "HTTP 500", "", None))], settings=get_settings()
+    )
+    with db.session_scope() as session:
+        session.exec(update(delivery.DELIVERIES).values(next_attempt_at=utcnow()))
+    assert delivery.claim([row.id], settings=get_settings())[row.id].secrets == (rotated["secret"],)
+
+
+@pytest.mark.parametrize("failing_for, disabled", [(timedelta(days=4), True), (timedelta(hours=1), False)])
+def test_a_subscriber_failing_for_too_long_is_disabled(api, failing_for, disabled):
+    site = create(api)
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    with db.session_scope() as session:
+        session.exec(update(Subscriber).values(failing_since=utcnow() - failing_for))
+    (row,) = deliveries(story["id"])
+    out = delivery.claim([row.id], settings=get_settings())[row.id]
+    delivery.record(
+        [delivery.Attempt(out, utcnow(), SendResult(None, 1.0, "refused", None, None))], settings=get_settings()
+    )
+    view = api.admin.get(f"/v1/subscribers/{site['id']}").json()
+    assert view["active"] is not disabled
+    if disabled:
+        assert "every delivery failed for over 3 days" in view["disabled_reason"]
+
+
+def test_a_success_ends_a_failing_streak(api):
+    site = create(api)
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    with db.session_scope() as session:
+        session.exec(update(Subscriber).values(failing_since=utcnow() - timedelta(days=1)))
+    (row,) = deliveries(story["id"])
+    out = delivery.claim([row.id], settings=get_settings())[row.id]
+    delivery.record([delivery.Attempt(out, utcnow(), SendResult(200, 1.0, None, "ok", None))], settings=get_settings())
+    assert api.admin.get(f"/v1/subscribers/{site['id']}").json()["failing_since"] is None
+
+
+def test_subscriber_keys_read_only_their_feed(api):
+    site = create(api)
+    created = api.admin.post(f"/v1/subscribers/{site['id']}/keys", json={"name": "site reader"})
+    assert created.status_code == 201 and created.json()["subscriber_id"] == site["id"]
+    reader = client(created.json()["key"])
+    assert reader.get("/v1/feed").status_code == 200
+    assert reader.get("/v1/stories").status_code == 403
+    assert reader.post("/v1/stories", json=STORY).status_code == 403
+    assert api.editor.get("/v1/feed").status_code == 403
+    assert api.admin.post("/v1/keys", json={"name": "x", "role": "subscriber"}).status_code == 422
