@@ -229,12 +229,13 @@ class Stack:
         with self.engine.connect() as conn:
             return conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
 
-    def subscribe(self, name: str | None = None) -> tuple[dict, Receiver]:
+    def subscribe(self, name: str | None = None, filters: dict | None = None) -> tuple[dict, Receiver]:
         """Register a subscriber, then start a reference receiver with its secret at its URL."""
         name = name or f"site-{uuid.uuid4().hex[:8]}"
         port = free_port()
+        body = {"name": name, "url": f"http://127.0.0.1:{port}/webhooks", **({"filters": filters} if filters else {})}
         with self.client(self.admin_key) as api:
-            created = api.post("/v1/subscribers", json={"name": name, "url": f"http://127.0.0.1:{port}/webhooks"})
+            created = api.post("/v1/subscribers", json=body)
         assert created.status_code == 201, created.text
         subscriber = created.json()
         return subscriber, Receiver(self, subscriber["secret"], port)
