@@ -320,8 +320,9 @@ class ScriptedEndpoint(LocalEndpoint):
 
 
 class SlowEndpoint:
-    """A receiver that is slow on purpose, on 127.0.0.1: ``drip`` answers one byte every
-    ``pause`` seconds; ``hang`` reads the request and never answers. Counts connections."""
+    """A receiver that is odd on purpose, on 127.0.0.1: ``drip`` answers one byte every
+    ``pause`` seconds; ``hang`` reads the request and never answers; ``gzip`` answers 200 with a
+    compressed body (NUL bytes and all). Counts connections."""
 
     def __init__(self, mode: str, pause: float = 0.5):
         import socket
@@ -353,7 +354,14 @@ class SlowEndpoint:
             self.most_at_once = max(self.most_at_once, self.open_now)
         try:
             conn.recv(65536)
-            if self.mode == "drip":
+            if self.mode == "gzip":  # a compressed answer: full of NUL bytes
+                import gzip
+
+                body = gzip.compress(b"ok, stored")
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\ncontent-length: %d\r\n\r\n" % len(body) + body
+                )
+            elif self.mode == "drip":
                 for byte in b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok":
                     conn.sendall(bytes([byte]))
                     if self._client_left(conn):

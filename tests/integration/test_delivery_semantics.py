@@ -1,6 +1,6 @@
 """Retries, Retry-After, 410 and redirects against real HTTP endpoints on 127.0.0.1."""
 
-from tests.support import wait_for
+from tests.support import SlowEndpoint, wait_for
 
 
 def post_story(stack, headline):
@@ -54,3 +54,23 @@ def test_redirect_is_a_failure_and_is_not_followed(stack, endpoint_factory):
     )[0]
     assert [a["status_code"] for a in delivered["attempts"]] == [302, 200]
     assert len(endpoint.requests) == 2  # the redirect target was never asked
+
+
+def test_an_answer_full_of_nul_bytes_is_recorded_and_the_delivery_done(stack):
+    """PostgreSQL cannot store NUL: before excerpts were cleaned, such an answer could not be
+    recorded and the delivery was sent again every two minutes for ever."""
+    endpoint = SlowEndpoint("gzip")
+    try:
+        with stack.client(stack.admin_key) as admin:
+            site = admin.post("/v1/subscribers", json={"name": f"gzip-{endpoint.port}", "url": endpoint.url}).json()
+        story = post_story(stack, "Compressed answer")
+        (done,) = wait_for(
+            lambda: [d for d in deliveries(stack, site["id"], story["id"]) if d["state"] == "delivered"],
+            timeout=60,
+            what="the delivery to be recorded",
+        )
+        assert [a["status_code"] for a in done["attempts"]] == [200]
+        assert "\x00" not in done["attempts"][0]["response_excerpt"]
+        assert endpoint.opened == 1  # recorded once, never sent again
+    finally:
+        endpoint.close()
