@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from services.ingest import errors
+from services.ingest import cursors, errors
 from services.ingest.auth import Admin
 from services.ingest.deliveries import schemas, service
 from shared import db, queue
@@ -24,10 +24,7 @@ Cursor = Annotated[str | None, Query(max_length=500, description="next_cursor of
 def _page(request: Request, filters: service.DeliveryFilters, limit: int, cursor: str | None) -> schemas.DeliveryPage:
     with db.read_scope() as session:
         rows, next_cursor = service.list_deliveries(session=session, filters=filters, limit=limit, cursor=cursor)
-    next_url = None
-    if next_cursor:
-        url = request.url.include_query_params(cursor=next_cursor)
-        next_url = f"{url.path}?{url.query}"
+    next_url = cursors.next_url(request, next_cursor) if next_cursor else None
     items = [schemas.DeliveryPublic.of(d, attempts) for d, attempts in rows]
     return schemas.DeliveryPage(items=items, next_cursor=next_cursor, next=next_url)
 

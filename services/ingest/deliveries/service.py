@@ -4,14 +4,13 @@ at a time, sent again one by one (``redeliver``) or by the range (``replay``), w
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_
 from sqlmodel import Session, select
 
+from services.ingest import cursors
 from services.ingest.exceptions import BadCursor, Conflict, Invalid, NotFound
 from services.ingest.subscribers.service import get_subscriber
 from shared.config import Settings
@@ -46,18 +45,6 @@ class DeliveryFilters:
     until: datetime | None = None
 
 
-def _cursor(delivery: Delivery) -> str:
-    return base64.urlsafe_b64encode(f"{delivery.created_at.isoformat()}|{delivery.id}".encode()).decode().rstrip("=")
-
-
-def _decode(cursor: str) -> tuple[datetime, str]:
-    try:
-        created, delivery_id = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
-        return datetime.fromisoformat(created), delivery_id
-    except (ValueError, binascii.Error):
-        raise BadCursor() from None
-
-
 def list_deliveries(
     *, session: Session, filters: DeliveryFilters, limit: int = 50, cursor: str | None = None
 ) -> tuple[list[tuple[Delivery, list[DeliveryAttempt]]], str | None]:
@@ -66,7 +53,11 @@ def list_deliveries(
         get_subscriber(session=session, subscriber_id=filters.subscriber_id)
     query = select(Delivery).where(*_conditions(filters))
     if cursor:
-        created, delivery_id = _decode(cursor)
+        created_text, delivery_id = cursors.decode("delivery", cursor, 2)
+        try:
+            created = datetime.fromisoformat(created_text)
+        except ValueError:
+            raise BadCursor() from None
         query = query.where(
             or_(Delivery.created_at < created, and_(Delivery.created_at == created, Delivery.id < delivery_id))
         )
@@ -80,7 +71,8 @@ def list_deliveries(
             .order_by(DeliveryAttempt.number)
         ):
             attempts[attempt.delivery_id].append(attempt)
-    return [(d, attempts[d.id]) for d in page], (_cursor(page[-1]) if more else None)
+    next_cursor = cursors.encode("delivery", page[-1].created_at.isoformat(), page[-1].id) if more else None
+    return [(d, attempts[d.id]) for d in page], next_cursor
 
 
 def _conditions(filters: DeliveryFilters) -> list:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from feedgen.feed import FeedGenerator
 
-from services.ingest import errors
+from services.ingest import cursors, errors
 from services.ingest.auth import FeedReader
 from services.ingest.exceptions import Invalid
 from services.ingest.feed import schemas, service
@@ -45,8 +45,7 @@ def _read(subscriber_id: str, cursor: str | None, since: datetime | None, limit:
 
 def _next(request: Request, position: int) -> tuple[str, str]:
     cursor = service.encode_cursor(position)
-    url = request.url.remove_query_params("since").include_query_params(cursor=cursor)
-    return cursor, f"{url.path}?{url.query}"
+    return cursor, cursors.next_url(request, cursor, drop=("since",))
 
 
 @router.get(

@@ -9,36 +9,26 @@ delivered to it), whatever its filters say now; nothing of a killed story but th
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from services.ingest.exceptions import BadCursor
+from services.ingest import cursors
 from shared.filters import SubscriberFilters, facts_of_item, matches
 from shared.models import Delivery, DeliveryState, Story, StoryVersion, Subscriber, VersionKind
 
 #: Versions read from the database at a time, and at most per request, looking for matches.
 SCAN, MAX_SCAN = 500, 5000
-CURSOR_PREFIX = "feed:"
 
 
 def encode_cursor(position: int) -> str:
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{position}".encode()).decode().rstrip("=")
+    return cursors.encode("feed", position)
 
 
 def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error):
-        raise BadCursor() from None
-    number = text.removeprefix(CURSOR_PREFIX)
-    if not text.startswith(CURSOR_PREFIX) or not number.isdigit():
-        raise BadCursor()
-    return int(number)
+    return cursors.decode_position("feed", cursor)
 
 
 def position_at(*, session: Session, since: datetime) -> int:

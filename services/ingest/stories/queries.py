@@ -3,16 +3,15 @@ sent, and the story list (newest first, keyset-paginated, filtered)."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, func
 from sqlmodel import Session, select
 
+from services.ingest import cursors
 from services.ingest.common import Links
-from services.ingest.exceptions import BadCursor, NotFound
+from services.ingest.exceptions import NotFound
 from services.ingest.stories import schemas
 from services.ingest.stories.status import status_condition, status_of
 from shared.models import (
@@ -150,25 +149,6 @@ class StoryFilters:
     q: str | None = None
 
 
-CURSOR_PREFIX = "s"
-
-
-def encode_cursor(story: Story) -> str:
-    """Opaque to clients: the position of the last story of a page."""
-    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{story.seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, binascii.Error):
-        raise BadCursor() from None
-    number = text.removeprefix(CURSOR_PREFIX)
-    if not text.startswith(CURSOR_PREFIX) or not number.isdigit():
-        raise BadCursor()
-    return int(number)
-
-
 def _like(word: str) -> str:
     escaped = word.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
@@ -202,10 +182,10 @@ def list_stories(
     newest = and_(StoryVersion.story_id == Story.id, StoryVersion.version == Story.current_version)
     query = select(Story, StoryVersion).join(StoryVersion, newest).where(*_conditions(filters))
     if cursor:
-        query = query.where(Story.seq < decode_cursor(cursor))
+        query = query.where(Story.seq < cursors.decode_position("story", cursor))
     rows = session.exec(query.order_by(Story.seq.desc()).limit(limit + 1)).all()
     page = [_summary(story, version) for story, version in rows[:limit]]
-    next_cursor = encode_cursor(rows[limit - 1][0]) if len(rows) > limit else None
+    next_cursor = cursors.encode("story", rows[limit - 1][0].seq) if len(rows) > limit else None
     return page, next_cursor
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Query, Request, Response
 
-from services.ingest import errors
+from services.ingest import cursors, errors
 from services.ingest.auth import Editor
 from services.ingest.common import Links
 from services.ingest.exceptions import Invalid
@@ -93,10 +93,7 @@ def list_stories(
     )
     with db.read_scope() as session:
         items, next_cursor = queries.list_stories(session=session, filters=filters, limit=limit, cursor=cursor)
-    next_url = None
-    if next_cursor:
-        url = request.url.include_query_params(cursor=next_cursor)
-        next_url = f"{url.path}?{url.query}"
+    next_url = cursors.next_url(request, next_cursor) if next_cursor else None
     return schemas.StoryPage(items=items, next_cursor=next_cursor, next=next_url)
 
 
