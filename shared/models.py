@@ -254,6 +254,8 @@ class Subscriber(SQLModel, table=True):
     disabled_reason: str | None = None
     #: Since when every attempt has failed (cleared by a success); past a set period it is disabled.
     failing_since: datetime | None = None
+    #: The last failed attempt: a streak with a gap longer than the period starts anew.
+    last_failed_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
     deleted_at: datetime | None = None
 

@@ -7,6 +7,7 @@ message priority so that flash stories (urgency 1-2) are fetched before routine 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import Celery
 from kombu.exceptions import ChannelError
@@ -72,6 +73,9 @@ def send(task_name: str, argument: object, priority: int) -> None:
 
 #: Deliveries per message to the delivery queue.
 DELIVERIES_PER_MESSAGE = 200
+#: A delivery handed to the queue (or held by a worker waiting for a slot) is trusted to be on its
+#: way this long (``delivery.queued_until``) before the scheduler's sweep queues it again.
+DELIVERY_QUEUE_LEASE = timedelta(seconds=60)
 
 
 def send_deliveries(deliveries: list[tuple[str, str, int]]) -> None:
@@ -80,7 +84,7 @@ def send_deliveries(deliveries: list[tuple[str, str, int]]) -> None:
     here is still pending in the database, and the scheduler's sweep queues it."""
     by_priority: dict[int, list[list[str]]] = {}
     for delivery_id, subscriber_id, priority in deliveries:
-        by_priority.setdefault(priority, []).append([delivery_id, subscriber_id])
+        by_priority.setdefault(priority, []).append([delivery_id, subscriber_id, priority])
     for priority, pairs in sorted(by_priority.items()):
         for start in range(0, len(pairs), DELIVERIES_PER_MESSAGE):
             chunk = pairs[start : start + DELIVERIES_PER_MESSAGE]

@@ -38,6 +38,7 @@ from shared.models import (
     Subscriber,
     VersionKind,
 )
+from shared.queue import DELIVERY_QUEUE_LEASE
 from shared.timeutil import as_utc, isoformat, utcnow
 
 log = logging.getLogger(__name__)
@@ -51,10 +52,11 @@ _LATER, _EARLIER = DELIVERIES.alias("later"), DELIVERIES.alias("earlier")
 
 @dataclass(frozen=True)
 class Due:
-    """What a delivery message carries: ids only."""
+    """What a delivery message carries: ids, and the queue priority (0 = flash or kill)."""
 
     delivery_id: str
     subscriber_id: str
+    priority: int = 4
 
 
 @dataclass(frozen=True)
@@ -264,10 +266,25 @@ def signing_secrets(subscriber: Any, now: datetime) -> tuple[str, ...]:
     return (subscriber.secret,)
 
 
+def keep_queued(delivery_ids: list[str]) -> None:
+    """The engine still holds these (waiting for a slot): keep the sweep from queuing them again."""
+    with session_scope() as session:
+        session.connection().execute(
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_(delivery_ids), DELIVERIES.c.state == DeliveryState.pending)
+            .where(DELIVERIES.c.lease_until.is_(None))
+            .values(queued_until=utcnow() + DELIVERY_QUEUE_LEASE)
+        )
+
+
+#: The longest back-off between two tries (before jitter and Retry-After).
+MAX_BACKOFF = 6 * 3600.0
+
+
 def backoff(attempt: int, retry_after: float | None = None, base_seconds: float = 5.0) -> timedelta:
     """Delay before the next try after ``attempt`` failed tries: ``base_seconds`` doubling up to
     6 h, ±20 % jitter. A receiver's Retry-After wins when it is longer (capped at a day)."""
-    base = min(base_seconds * 2 ** (attempt - 1), 6 * 3600.0)
+    base = min(base_seconds * 2 ** (attempt - 1), MAX_BACKOFF)
     delay = base * random.uniform(0.8, 1.2)
     if retry_after is not None:
         delay = max(delay, min(retry_after, 86400.0))
@@ -302,7 +319,8 @@ def _outcome(attempt: Attempt, settings: Settings, now: datetime) -> tuple[str, 
 
 
 def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
-    """Write the attempts, and each delivery's new state where its lease still holds."""
+    """Write the attempts, and each delivery's new state where its lease still holds. Results
+    whose lease was lost (another worker took the delivery over) count for nothing else."""
     now, recorded = utcnow(), Recorded()
     with session_scope() as session:
         connection = session.connection()
@@ -311,11 +329,17 @@ def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
         for attempt in attempts:
             outcome, values = _outcome(attempt, settings, now)
             by_outcome.setdefault(outcome, []).append((attempt, values))
-            recorded.outcomes[attempt.outgoing.delivery_id] = outcome
-        for group in by_outcome.values():
-            _write_outcome(connection, group)
-        recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in by_outcome.get("delivered", [])], now)
-        _track_subscribers(connection, by_outcome, settings, now)
+        written = set().union(*(_write_outcome(connection, group) for group in by_outcome.values()))
+        if len(written) != len(attempts):
+            log.warning(
+                "%d of %d results came after their lease ran out; only their attempts are recorded",
+                len(attempts) - len(written),
+                len(attempts),
+            )
+        held = {o: [(a, v) for a, v in g if a.outgoing.delivery_id in written] for o, g in by_outcome.items()}
+        recorded.outcomes = {a.outgoing.delivery_id: o for o, g in held.items() for a, _ in g}
+        recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in held.get("delivered", [])], now)
+        _track_subscribers(connection, held, settings, now)
     return recorded
 
 
@@ -332,47 +356,49 @@ def _attempt_row(attempt: Attempt) -> dict[str, Any]:
     }
 
 
-def _write_outcome(connection: Connection, group: list[tuple[Attempt, dict[str, Any]]]) -> None:
-    """Write a group of attempts with the same outcome, fenced by each one's lease: one UPDATE
-    per set of identical values (deliveries claimed together share their lease, so a fan-out's
-    successes are one statement)."""
+def _write_outcome(connection: Connection, group: list[tuple[Attempt, dict[str, Any]]]) -> set[str]:
+    """Write a group of attempts with the same outcome, each fenced by its lease: one UPDATE per
+    set of identical values (deliveries claimed together share their lease, so a fan-out's
+    successes are one statement). Returns the deliveries written."""
     same: dict[tuple, list[str]] = {}
     for attempt, values in group:
         out = attempt.outgoing
         fields = {"attempts": out.attempt_no, "last_error": attempt.result.error, **values}
         same.setdefault((out.lease, tuple(sorted(fields.items()))), []).append(out.delivery_id)
-    written = 0
+    written: set[str] = set()
     for (lease, fields), ids in same.items():
-        written += connection.execute(
-            update(DELIVERIES)
-            .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.lease_until == lease)
-            .where(DELIVERIES.c.state == DeliveryState.pending)
-            .values(lease_until=None, **dict(fields))
-        ).rowcount
-    if written != len(group):
-        log.warning(
-            "%d of %d results came after their lease ran out; only their attempts are recorded",
-            len(group) - written,
-            len(group),
+        written.update(
+            connection.execute(
+                update(DELIVERIES)
+                .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.lease_until == lease)
+                .where(DELIVERIES.c.state == DeliveryState.pending)
+                .values(lease_until=None, **dict(fields))
+                .returning(DELIVERIES.c.id)
+            ).scalars()
         )
+    return written
 
 
 def _wake_later_versions(connection: Connection, delivered: list[Attempt], now: datetime) -> list[Due]:
     """Later versions that were waiting for these deliveries (same story, same subscriber) may
-    go now."""
+    go now. Only those never tried yet: one backing off after its own failure keeps its back-off."""
     if not delivered:
         return []
     finished = {(a.outgoing.subscriber_id, a.outgoing.story_id) for a in delivered}
     waiting = connection.execute(
-        select(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.story_id)
+        select(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.story_id, DELIVERIES.c.priority)
         .where(DELIVERIES.c.story_id.in_({story for _, story in finished}))
         .where(DELIVERIES.c.state == DeliveryState.pending, DELIVERIES.c.lease_until.is_(None))
-        .where(DELIVERIES.c.next_attempt_at > now)
+        .where(DELIVERIES.c.next_attempt_at > now, DELIVERIES.c.attempts == 0)
     ).all()
-    woken = [Due(row.id, row.subscriber_id) for row in waiting if (row.subscriber_id, row.story_id) in finished]
+    woken = [
+        Due(row.id, row.subscriber_id, row.priority) for row in waiting if (row.subscriber_id, row.story_id) in finished
+    ]
     if woken:
         connection.execute(
-            update(DELIVERIES).where(DELIVERIES.c.id.in_([d.delivery_id for d in woken])).values(next_attempt_at=now)
+            update(DELIVERIES)
+            .where(DELIVERIES.c.id.in_([d.delivery_id for d in woken]))
+            .values(next_attempt_at=now, queued_until=now + DELIVERY_QUEUE_LEASE)
         )
     return woken
 
@@ -384,29 +410,30 @@ def _track_subscribers(
     now: datetime,
 ) -> None:
     """A 410 disables the subscriber; so does failing continuously for longer than
-    ``NEWSWIRE_SUBSCRIBER_DISABLE_AFTER_SECONDS``. Any success ends a failing streak."""
+    ``NEWSWIRE_SUBSCRIBER_DISABLE_AFTER_SECONDS``. Any success ends a failing streak, and so does
+    a gap between two failures longer than that period and than the longest back-off (nothing is
+    known of the endpoint in between)."""
     subs = SUBSCRIBERS.c
     succeeded = {a.outgoing.subscriber_id for a, _ in by_outcome.get("delivered", [])}
     failing = {a.outgoing.subscriber_id for o in ("retry", "failed") for a, _ in by_outcome.get(o, [])} - succeeded
     gone = {a.outgoing.subscriber_id for a, _ in by_outcome.get("gone", [])}
+    period = timedelta(seconds=settings.subscriber_disable_after_seconds)
     if succeeded:
         connection.execute(
             update(SUBSCRIBERS)
             .where(subs.id.in_(succeeded), subs.failing_since.is_not(None))
-            .values(failing_since=None)
+            .values(failing_since=None, last_failed_at=None)
         )
     if failing:
-        connection.execute(
-            update(SUBSCRIBERS).where(subs.id.in_(failing), subs.failing_since.is_(None)).values(failing_since=now)
-        )
-        since = now - timedelta(seconds=settings.subscriber_disable_after_seconds)
+        gap = max(period, timedelta(seconds=MAX_BACKOFF))
+        stale = or_(subs.failing_since.is_(None), subs.last_failed_at.is_(None), subs.last_failed_at < now - gap)
+        connection.execute(update(SUBSCRIBERS).where(subs.id.in_(failing), stale).values(failing_since=now))
+        connection.execute(update(SUBSCRIBERS).where(subs.id.in_(failing)).values(last_failed_at=now))
         connection.execute(
             update(SUBSCRIBERS)
-            .where(subs.id.in_(failing), subs.active.is_(True), subs.failing_since < since)
+            .where(subs.id.in_(failing), subs.active.is_(True), subs.failing_since < now - period)
             .values(
-                active=False,
-                disabled_reason=f"every delivery failed for over "
-                f"{settings.subscriber_disable_after_seconds / 86400:g} days",
+                active=False, disabled_reason=f"every delivery failed for over {period.total_seconds() / 86400:g} days"
             )
         )
     if gone:

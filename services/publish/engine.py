@@ -11,13 +11,18 @@ own, sending many webhooks at once over one pooled aiohttp client.
   a slow or dead receiver queues behind its own slots only, and every attempt ends by its
   deadline, so it can never take the slots of the others. A delivery takes its lease only
   once it has a slot, so waiting behind a slow receiver never eats into the lease.
-* **Back-pressure.** At most ``NEWSWIRE_DELIVERY_BACKLOG`` deliveries wait in the engine; past
-  that, ``submit`` blocks the Celery thread, so further messages stay in Redis.
+* **Urgency.** Slots go to the most urgent waiter first: a kill or a flash never queues behind
+  routine sends to the same subscriber.
+* **Back-pressure.** At most ``NEWSWIRE_DELIVERY_BACKLOG`` routine deliveries wait in the engine;
+  past that, ``submit`` blocks the Celery thread, so further messages stay in Redis (flash and
+  kill deliveries are always taken). Every 20 s the engine marks what it holds as queued, so the
+  scheduler's sweep does not queue it again however long it waits for a slot.
 """
 
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import threading
 from collections import defaultdict
@@ -76,7 +81,41 @@ class Batcher(Generic[Item, Result]):
                 future.set_result(result)
 
 
+class PrioritySlots:
+    """A counting semaphore that hands a freed slot to the most urgent waiter (lowest priority
+    number, then first come): a kill or a flash never queues behind routine sends."""
+
+    def __init__(self, size: int):
+        self.free, self.waiting, self.arrivals = size, [], 0
+
+    async def acquire(self, priority: int) -> None:
+        if self.free > 0:  # free slots exist only while nobody waits
+            self.free -= 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        self.arrivals += 1
+        heapq.heappush(self.waiting, (priority, self.arrivals, future))
+        try:
+            await future
+        except asyncio.CancelledError:
+            if future.done() and not future.cancelled():
+                self.release()  # it was handed a slot at the moment it was cancelled
+            raise
+
+    def release(self) -> None:
+        while self.waiting:
+            _priority, _n, future = heapq.heappop(self.waiting)
+            if not future.done():
+                future.set_result(None)  # the slot passes straight to the waiter
+                return
+        self.free += 1
+
+
 class DeliveryEngine:
+    #: How often the engine tells the database that it still holds deliveries waiting for a slot,
+    #: so the scheduler's sweep does not queue them again (well inside the 60 s it trusts a queue).
+    KEEP_QUEUED_EVERY = 20.0
+
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
         self.loop = asyncio.new_event_loop()
@@ -84,7 +123,8 @@ class DeliveryEngine:
         self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-db")
         self.claims = Batcher(self._claim, self.database)
         self.records = Batcher(self._record, self.database)
-        self.in_engine: set[str] = set()
+        self.held: dict[str, bool] = {}  # deliveries in the engine -> whether they took backlog capacity
+        self.held_lock = threading.Lock()
         self.tasks: set[asyncio.Task] = set()
         self._ready = threading.Event()
         self.thread = threading.Thread(target=self._run, name="delivery-engine", daemon=True)
@@ -95,6 +135,7 @@ class DeliveryEngine:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self._open())
         self._ready.set()
+        self.loop.create_task(self._keep_queued())
         self.loop.run_forever()
 
     async def _open(self) -> None:
@@ -102,14 +143,15 @@ class DeliveryEngine:
         self.session = webhook.make_session(
             s.webhook_allowed_networks, s.delivery_deadline_seconds, max_connections=s.delivery_concurrency
         )
-        self.slots = asyncio.Semaphore(s.delivery_concurrency)
-        self.subscriber_slots: defaultdict[str, asyncio.Semaphore] = defaultdict(
-            lambda: asyncio.Semaphore(s.delivery_concurrency_per_subscriber)
+        self.slots = PrioritySlots(s.delivery_concurrency)
+        self.subscriber_slots: defaultdict[str, PrioritySlots] = defaultdict(
+            lambda: PrioritySlots(s.delivery_concurrency_per_subscriber)
         )
 
     def start(self) -> DeliveryEngine:
         self.thread.start()
-        self._ready.wait(30)
+        if not self._ready.wait(30):
+            raise RuntimeError("the delivery engine did not start; see the log above")
         return self
 
     def stop(self, grace: float = 10.0) -> None:
@@ -126,46 +168,85 @@ class DeliveryEngine:
             await asyncio.wait(self.tasks, timeout=grace)
         await self.session.close()
 
+    async def _keep_queued(self) -> None:
+        while True:
+            await asyncio.sleep(self.KEEP_QUEUED_EVERY)
+            with self.held_lock:
+                ids = list(self.held)
+            if ids:
+                try:
+                    await self.loop.run_in_executor(self.database, delivery.keep_queued, ids)
+                except Exception:
+                    log.warning("could not renew the queue marks of %d deliveries", len(ids), exc_info=True)
+
     # -- called from Celery's threads ---------------------------------------------------------
 
     def submit(self, dues: list[delivery.Due]) -> None:
-        """Take deliveries over (blocks while the engine holds ``delivery_backlog`` already)."""
+        """Take deliveries over. Blocks while the engine holds ``delivery_backlog`` already —
+        except for flash and kill deliveries (priority 0), which are never kept waiting in Redis."""
         for due in dues:
-            self.capacity.acquire()
+            with self.held_lock:
+                if due.delivery_id in self.held:  # here already (a sweep and a publish both sent it)
+                    continue
+            counted = due.priority > 0
+            if counted:
+                self.capacity.acquire()
+            with self.held_lock:
+                if due.delivery_id in self.held:
+                    if counted:
+                        self.capacity.release()
+                    continue
+                self.held[due.delivery_id] = counted
             self.loop.call_soon_threadsafe(self._spawn, due)
 
     # -- in the loop ----------------------------------------------------------------------
 
     def _spawn(self, due: delivery.Due) -> None:
-        if due.delivery_id in self.in_engine:  # already here (a sweep and a publish both sent it)
-            self.capacity.release()
-            return
-        self.in_engine.add(due.delivery_id)
         task = self.loop.create_task(self._deliver(due))
         self.tasks.add(task)
         task.add_done_callback(lambda t, d=due: self._finished(t, d))
 
     def _finished(self, task: asyncio.Task, due: delivery.Due) -> None:
         self.tasks.discard(task)
-        self.in_engine.discard(due.delivery_id)
-        self.capacity.release()
+        with self.held_lock:
+            counted = self.held.pop(due.delivery_id, False)
+        if counted:
+            self.capacity.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery %s: %s (its lease runs out and it is sent again)", due.delivery_id, task.exception())
 
     async def _deliver(self, due: delivery.Due) -> None:
-        async with self.subscriber_slots[due.subscriber_id], self.slots:
-            outgoing = await self.claims.call(due.delivery_id)
-            if outgoing is None:
-                return
-            started = utcnow()
-            headers = webhook.signed_headers(outgoing.secrets, outgoing.message_id, outgoing.body)
-            result = await webhook.send(
-                self.session, outgoing.url, outgoing.body, headers, self.settings.delivery_deadline_seconds
-            )
-            follow_ups = await self.records.call(delivery.Attempt(outgoing, started, result))
+        slot, everyone = self.subscriber_slots[due.subscriber_id], self.slots
+        await slot.acquire(due.priority)
+        try:
+            await everyone.acquire(due.priority)
+            try:
+                follow_ups = await self._attempt(due)
+            finally:
+                everyone.release()
+        finally:
+            slot.release()
         for follow_up in follow_ups:
-            if self.capacity.acquire(blocking=False):
-                self._spawn(follow_up)
+            self._take_over(follow_up)
+
+    async def _attempt(self, due: delivery.Due) -> list[delivery.Due]:
+        outgoing = await self.claims.call(due.delivery_id)
+        if outgoing is None:
+            return []
+        started = utcnow()
+        headers = webhook.signed_headers(outgoing.secrets, outgoing.message_id, outgoing.body)
+        result = await webhook.send(
+            self.session, outgoing.url, outgoing.body, headers, self.settings.delivery_deadline_seconds
+        )
+        return await self.records.call(delivery.Attempt(outgoing, started, result))
+
+    def _take_over(self, due: delivery.Due) -> None:
+        """A later version woken by a delivery: take it if there is room (the sweep has it otherwise)."""
+        with self.held_lock:
+            if due.delivery_id in self.held or not self.capacity.acquire(blocking=False):
+                return
+            self.held[due.delivery_id] = True
+        self._spawn(due)
 
     # -- in the database thread -------------------------------------------------------------
 

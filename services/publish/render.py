@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, update
+from sqlalchemy import false, insert, or_, update
 from sqlmodel import Session, select
 
 from services.publish.delivery import Due
@@ -35,14 +34,11 @@ from shared.models import (
     VersionState,
     new_id,
 )
-from shared.queue import priority_for_urgency
+from shared.queue import DELIVERY_QUEUE_LEASE, priority_for_urgency
 from shared.tags import EditorTagChanges, StoryTags, effective_tags
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
-
-#: A queued send message is trusted to arrive this long before the sweep queues another.
-QUEUE_LEASE = timedelta(seconds=60)
 
 
 @dataclass
@@ -123,7 +119,8 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
         return Rendered(event_ids=lifecycle.fail(session, version, f"invalid ninjs: {exc}"))
     except ValidationError as exc:  # stored tags that no longer read back: fail, do not loop
         return Rendered(event_ids=lifecycle.fail(session, version, f"unreadable tags: {exc}"))
-    now = utcnow()
+    seq = db.next_in_sequence(session, StoryVersion.published_seq, FEED_SEQUENCE_LOCK)
+    now = utcnow()  # after the sequence lock: publication times follow the feed's order
     result = session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
@@ -133,7 +130,7 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
             published_at=now,
             pubstatus=pubstatus,
             tries=0,
-            published_seq=db.next_in_sequence(session, StoryVersion.published_seq, FEED_SEQUENCE_LOCK),
+            published_seq=seq,
         )
     )
     if result.rowcount != 1:
@@ -165,13 +162,13 @@ def _create_deliveries(session: Session, version: StoryVersion, subscribers: set
             "attempt_limit": limit,
             "next_attempt_at": now,
             "created_at": now,
-            "queued_until": now + QUEUE_LEASE,
+            "queued_until": now + DELIVERY_QUEUE_LEASE,
         }
         for subscriber_id in sorted(subscribers)
     ]
     if rows:
         session.execute(insert(Delivery.__table__), rows)
-    return [(Due(row["id"], row["subscriber_id"]), priority) for row in rows]
+    return [(Due(row["id"], row["subscriber_id"], priority), priority) for row in rows]
 
 
 def audience(session: Session, version: StoryVersion, facts: VersionFacts) -> set[str]:
@@ -187,12 +184,14 @@ def audience(session: Session, version: StoryVersion, facts: VersionFacts) -> se
             )
         ).all()
         subscribers.update(i for i, raw in rows if matches(SubscriberFilters.from_stored(raw), facts))
-    if kind in (VersionKind.kill, VersionKind.correction):
+    if kind == VersionKind.kill:
         subscribers.update(earlier_recipients(session, version))
+    elif kind == VersionKind.correction:  # also those an earlier version is still on its way to
+        subscribers.update(earlier_recipients(session, version, on_the_way=True))
     return subscribers
 
 
-def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
+def earlier_recipients(session: Session, version: StoryVersion, on_the_way: bool = False) -> set[str]:
     """Subscribers that may hold an earlier version of the story: it was delivered, or at least
     one attempt was made (a timed-out POST may still have landed), or a worker holds or held its
     lease without recording a result (a send in flight, or a worker killed mid-send). Every path
@@ -208,6 +207,7 @@ def earlier_recipients(session: Session, version: StoryVersion) -> set[str]:
                 Delivery.state == DeliveryState.delivered,
                 Delivery.attempts > 0,
                 Delivery.lease_until.is_not(None),
+                (Delivery.state == DeliveryState.pending) if on_the_way else false(),
             )
         )
         .distinct()

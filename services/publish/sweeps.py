@@ -7,10 +7,10 @@ from sqlalchemy import or_, update
 from sqlmodel import select
 
 from services.publish.delivery import Due
-from services.publish.render import QUEUE_LEASE
 from shared import events
 from shared.db import session_scope
 from shared.models import Delivery, DeliveryState, StoryVersion, Subscriber, VersionState
+from shared.queue import DELIVERY_QUEUE_LEASE
 from shared.timeutil import utcnow
 
 
@@ -56,6 +56,8 @@ def due_deliveries(limit: int = 2000) -> list[tuple[Due, int]]:
         )
         if due:
             session.exec(
-                update(Delivery).where(Delivery.id.in_([d for d, _, _ in due])).values(queued_until=now + QUEUE_LEASE)
+                update(Delivery)
+                .where(Delivery.id.in_([d for d, _, _ in due]))
+                .values(queued_until=now + DELIVERY_QUEUE_LEASE)
             )
-        return [(Due(delivery_id, subscriber_id), priority) for delivery_id, subscriber_id, priority in due]
+        return [(Due(delivery_id, subscriber_id, priority), priority) for delivery_id, subscriber_id, priority in due]

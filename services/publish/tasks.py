@@ -21,6 +21,6 @@ def render_version(version_id: int) -> None:
 
 
 @app.task(name="delivery.send")
-def send_deliveries(dues: list[list[str]]) -> None:
-    """Hand (delivery id, subscriber id) pairs to this process's delivery engine."""
-    engine.get_engine().submit([Due(delivery_id, subscriber_id) for delivery_id, subscriber_id in dues])
+def send_deliveries(dues: list[list]) -> None:
+    """Hand [delivery id, subscriber id, priority] items to this process's delivery engine."""
+    engine.get_engine().submit([Due(*due) for due in dues])

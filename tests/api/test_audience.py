@@ -74,3 +74,15 @@ def test_an_update_that_newly_matches_goes_to_the_subscriber(api):
     enrich(story["id"], 2, SPORT)
     render(story["id"], 2)
     assert recipients(story["id"], 2) == {sport}
+
+
+def test_a_correction_reaches_a_subscriber_an_earlier_version_is_still_on_its_way_to(api):
+    kazakhstan = subscribe(api, "kazakhstan", {"places": ["KZ"]})
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1, KAZAKHSTAN_DIPLOMACY)
+    render(story["id"], 1)  # version 1 pending for the subscriber, not yet tried
+    api.admin.patch(f"/v1/subscribers/{kazakhstan}", json={"filters": {"places": ["FR"]}})
+    api.editor.post(f"/v1/stories/{story['id']}/corrections", json={**STORY, "note": "Spelling"})
+    enrich(story["id"], 2, KAZAKHSTAN_DIPLOMACY)
+    render(story["id"], 2)
+    assert recipients(story["id"], 2) == {kazakhstan}  # it will get version 1: it must get the correction

@@ -3,13 +3,14 @@ wait, are held or withdrawn; results fenced by their lease; outcomes and back-of
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlmodel import select
 
 from services.publish import delivery
 from services.publish.channels.webhook import SendResult
 from shared import db
 from shared.config import get_settings
-from shared.models import Delivery, Subscriber
+from shared.models import Delivery, DeliveryAttempt, Subscriber
 from shared.timeutil import utcnow
 from tests.api.pipeline import deliveries, enrich, render
 
@@ -65,11 +66,12 @@ def test_results_are_fenced_by_the_lease_that_produced_them(api):
     assert first.lease != second.lease
     b = delivery.record([delivery.Attempt(second, utcnow(), OK)], settings=get_settings())
     a = delivery.record([delivery.Attempt(first, utcnow(), GONE)], settings=get_settings())  # A is late
-    assert b.outcomes == {row.id: "delivered"} and a.outcomes == {row.id: "gone"}
+    assert b.outcomes == {row.id: "delivered"} and a.outcomes == {}  # A's result counts for nothing
     (row,) = deliveries(story_id)
     assert row.state == "delivered"
     with db.read_scope() as session:
-        assert session.get(Subscriber, row.subscriber_id).active is False  # the 410 itself is a fact
+        assert session.get(Subscriber, row.subscriber_id).active is True  # nor does A's late 410
+        assert session.exec(select(func.count()).select_from(DeliveryAttempt)).one() == 2  # both recorded
 
 
 def test_outcomes_retry_after_and_the_last_attempt(api):
@@ -98,3 +100,31 @@ def test_a_delivered_version_wakes_the_next_one_for_that_subscriber(api):
     recorded = delivery.record([delivery.Attempt(out[first.id], utcnow(), OK)], settings=get_settings())
     assert recorded.follow_ups == [delivery.Due(second.id, site)]
     assert delivery.claim([second.id], settings=get_settings())[second.id] is not None
+
+
+def test_deliveries_the_engine_holds_are_not_queued_again_by_the_sweep(api):
+    from services.publish import sweeps
+
+    story_id, _ = published(api)
+    (row,) = deliveries(story_id)
+    with db.session_scope() as session:  # the publish-time mark ran out while it waited for a slot
+        session.exec(update(Delivery).values(queued_until=utcnow() - timedelta(seconds=1)))
+    delivery.keep_queued([row.id])  # what the engine does every 20 s
+    assert row.id not in {due.delivery_id for due, _ in sweeps.due_deliveries()}
+
+
+def test_only_versions_parked_for_an_earlier_one_are_woken(api):
+    story_id, (site,) = published(api)
+    api.editor.put(f"/v1/stories/{story_id}", json={**STORY, "headline": "Kerry in Dushanbe"})
+    enrich(story_id, 2)
+    render(story_id, 2)
+    first, second = deliveries(story_id)
+    with db.session_scope() as session:  # version 2 failed once and backs off (Retry-After)
+        session.exec(
+            update(Delivery)
+            .where(Delivery.id == second.id)
+            .values(attempts=1, next_attempt_at=utcnow() + timedelta(minutes=10))
+        )
+    out = delivery.claim([first.id], settings=get_settings())[first.id]
+    recorded = delivery.record([delivery.Attempt(out, utcnow(), OK)], settings=get_settings())
+    assert recorded.follow_ups == []  # its own back-off stands

@@ -48,7 +48,7 @@ def test_dead_letters_are_listed_and_redelivered_with_the_same_webhook_id(api):
     assert [d["id"] for d in dead] == [row.id] and dead[0]["attempts"][0]["error"] == "ConnectionRefusedError"
     again = api.admin.post(f"/v1/deliveries/{row.id}/redeliver")
     assert again.status_code == 202 and again.json()["state"] == "pending"
-    assert api.sent.messages[-1] == ("delivery.send", [[row.id, site]], 4)
+    assert api.sent.messages[-1] == ("delivery.send", [[row.id, site, 4]], 4)
     out = delivery.claim([row.id], settings=get_settings())[row.id]
     assert out.message_id == row.message_id and out.attempt_no == 2 and out.attempt_limit > 2
     assert api.admin.post("/v1/deliveries/nope/redeliver").status_code == 404
@@ -83,8 +83,8 @@ def test_replay_resends_what_it_had_and_sends_what_it_missed_while_disabled(api)
     assert [d.message_id for d in deliveries(first)] == [row.message_id]  # the same webhook-id
     assert [d.state for d in deliveries(second)] == ["pending"]
     assert deliveries(unwanted) == [] and deliveries(killed) == []
-    assert sorted(pair for _, message, _ in api.sent.messages for pair in message) == sorted(
-        [[row.id, site], [deliveries(second)[0].id, site]]
+    assert sorted(item for _, message, _ in api.sent.messages for item in message) == sorted(
+        [[row.id, site, 4], [deliveries(second)[0].id, site, 4]]
     )
 
 
@@ -113,3 +113,41 @@ def test_delivery_listing_pages_with_filters(api):
     one = api.admin.get("/v1/deliveries", params={"story_id": stories[2]}).json()["items"]
     assert [d["story_id"] for d in one] == [stories[2]]
     assert api.admin.get("/v1/deliveries", params={"cursor": "bogus"}).status_code == 400
+
+
+def test_nothing_of_a_killed_story_but_its_kill_and_nothing_out_of_order_is_sent_again(api):
+    subscribe(api)
+    killed = publish(api)
+    mark_delivered(deliveries(killed)[0].id)
+    api.editor.post(f"/v1/stories/{killed}/kill", json={"reason": "Legal"})
+    answer = api.admin.post(f"/v1/deliveries/{deliveries(killed)[0].id}/redeliver")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "story_killed"
+    assert deliveries(killed)[0].state == "delivered"  # its history is untouched
+    story = publish(api)
+    (first,) = deliveries(story)
+    give_up(first.id)
+    api.editor.put(f"/v1/stories/{story}", json={**STORY, "headline": "Kerry in Astana"})
+    enrich(story, 2, KAZAKHSTAN_DIPLOMACY)
+    render(story, 2)
+    mark_delivered([d for d in deliveries(story) if d.version == 2][0].id)
+    answer = api.admin.post(f"/v1/deliveries/{first.id}/redeliver")
+    assert answer.status_code == 409 and answer.json()["error"]["code"] == "superseded"
+
+
+def test_replay_sends_a_missed_correction_and_no_kill_to_a_site_that_never_had_the_story(api):
+    site = subscribe(api, filters={"places": ["KZ"]})
+    started = utcnow() - timedelta(seconds=1)
+    with db.session_scope() as session:
+        session.exec(update(Subscriber).values(active=False, disabled_reason="down"))
+    story = publish(api)
+    api.editor.post(f"/v1/stories/{story}/corrections", json={**STORY, "note": "Spelling"})
+    enrich(story, 2, KAZAKHSTAN_DIPLOMACY)
+    render(story, 2)
+    never_had = publish(api)
+    api.editor.post(f"/v1/stories/{never_had}/kill", json={"reason": "Legal"})
+    render(never_had, 2)
+    api.admin.post(f"/v1/subscribers/{site}/enable")
+    done = api.admin.post(f"/v1/subscribers/{site}/replay", json={"since": isoformat(started)}).json()
+    assert done == {"resent": 0, "created": 2}
+    assert [d.version for d in deliveries(story)] == [1, 2]  # the story, then its correction
+    assert deliveries(never_had) == []  # neither its content nor its kill

@@ -104,14 +104,23 @@ def test_rotation_signs_with_both_secrets_during_the_overlap(api):
     assert delivery.claim([row.id], settings=get_settings())[row.id].secrets == (rotated["secret"],)
 
 
-@pytest.mark.parametrize("failing_for, disabled", [(timedelta(days=4), True), (timedelta(hours=1), False)])
-def test_a_subscriber_failing_for_too_long_is_disabled(api, failing_for, disabled):
+@pytest.mark.parametrize(
+    "failing_for, last_failure, disabled",
+    [
+        (timedelta(days=4), timedelta(hours=1), True),  # failing every time for four days
+        (timedelta(hours=1), timedelta(minutes=5), False),  # not long enough yet
+        (timedelta(days=4), timedelta(days=4), False),  # one old failure, then nothing known: a new streak
+    ],
+)
+def test_a_subscriber_failing_for_too_long_is_disabled(api, failing_for, last_failure, disabled):
     site = create(api)
     story = api.editor.post("/v1/stories", json=STORY).json()
     enrich(story["id"], 1)
     render(story["id"], 1)
     with db.session_scope() as session:
-        session.exec(update(Subscriber).values(failing_since=utcnow() - failing_for))
+        session.exec(
+            update(Subscriber).values(failing_since=utcnow() - failing_for, last_failed_at=utcnow() - last_failure)
+        )
     (row,) = deliveries(story["id"])
     out = delivery.claim([row.id], settings=get_settings())[row.id]
     delivery.record(
@@ -146,3 +155,16 @@ def test_subscriber_keys_read_only_their_feed(api):
     assert reader.post("/v1/stories", json=STORY).status_code == 403
     assert api.editor.get("/v1/feed").status_code == 403
     assert api.admin.post("/v1/keys", json={"name": "x", "role": "subscriber"}).status_code == 422
+
+
+def test_deleting_leaves_a_send_in_flight_to_finish(api):
+    site = create(api)
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    (row,) = deliveries(story["id"])
+    out = delivery.claim([row.id], settings=get_settings())[row.id]  # in flight
+    api.admin.delete(f"/v1/subscribers/{site['id']}")
+    assert deliveries(story["id"])[0].state == "pending"
+    delivery.record([delivery.Attempt(out, utcnow(), SendResult(200, 1.0, None, "ok", None))], settings=get_settings())
+    assert deliveries(story["id"])[0].state == "delivered"  # what landed is recorded as landed

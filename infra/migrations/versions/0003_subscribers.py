@@ -10,6 +10,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
+from shared.config import get_settings
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -25,6 +27,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("previous_secret_expires_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("filters", sa.JSON(), nullable=True))
         batch.add_column(sa.Column("failing_since", UTCDateTime(), nullable=True))
+        batch.add_column(sa.Column("last_failed_at", UTCDateTime(), nullable=True))
         batch.add_column(sa.Column("deleted_at", UTCDateTime(), nullable=True))
         # The name was unique among all subscribers (an unnamed constraint); now among live ones.
         batch.drop_constraint(
@@ -40,7 +43,8 @@ def upgrade() -> None:
         batch.create_index("ix_api_key_subscriber_id", ["subscriber_id"])
 
     with op.batch_alter_table("delivery") as batch:
-        batch.add_column(sa.Column("attempt_limit", sa.Integer(), nullable=False, server_default="18"))
+        limit = str(get_settings().delivery_max_attempts)  # what the deployment allowed so far
+        batch.add_column(sa.Column("attempt_limit", sa.Integer(), nullable=False, server_default=limit))
 
     with op.batch_alter_table("story_version") as batch:
         batch.add_column(sa.Column("published_seq", sa.Integer(), nullable=True))
@@ -75,7 +79,16 @@ def downgrade() -> None:
         batch.drop_column("subscriber_id")
     op.drop_index("uq_subscriber_name_live", table_name="subscriber")
     op.execute("DELETE FROM subscriber WHERE deleted_at IS NOT NULL AND id NOT IN (SELECT subscriber_id FROM delivery)")
+    # deleted ones kept for their history give their name up, so that names are unique again
+    op.execute("UPDATE subscriber SET name = name || ' (deleted ' || id || ')' WHERE deleted_at IS NOT NULL")
     with op.batch_alter_table("subscriber") as batch:
-        for column in ("deleted_at", "failing_since", "filters", "previous_secret_expires_at", "previous_secret"):
+        for column in (
+            "deleted_at",
+            "last_failed_at",
+            "failing_since",
+            "filters",
+            "previous_secret_expires_at",
+            "previous_secret",
+        ):
             batch.drop_column(column)
         batch.create_unique_constraint("uq_subscriber_name", ["name"])

@@ -5,9 +5,9 @@ at a time, sent again one by one (``redeliver``) or by the range (``replay``), w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, or_
+from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from services.ingest import cursors
@@ -26,14 +26,12 @@ from shared.models import (
     VersionState,
     new_id,
 )
-from shared.queue import priority_for_urgency
+from shared.queue import DELIVERY_QUEUE_LEASE, priority_for_urgency
 from shared.tags import EditorTagChanges, StoryTags, effective_tags
 from shared.timeutil import utcnow
 
 #: A replay sends at most this many deliveries; narrow the range for more.
 REPLAY_LIMIT = 10_000
-#: A queued message is trusted to arrive this long before the sweep queues another.
-QUEUE_LEASE = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -93,7 +91,7 @@ def _conditions(filters: DeliveryFilters) -> list:
 
 def _send_again(delivery: Delivery, settings: Settings, now: datetime) -> None:
     delivery.state, delivery.next_attempt_at, delivery.lease_until = DeliveryState.pending, now, None
-    delivery.queued_until = now + QUEUE_LEASE
+    delivery.queued_until = now + DELIVERY_QUEUE_LEASE
     delivery.attempt_limit = delivery.attempts + settings.delivery_max_attempts
     delivery.delivered_at = None
 
@@ -103,17 +101,38 @@ def redeliver(*, session: Session, settings: Settings, delivery_id: str) -> Deli
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
     if delivery is None:
         raise NotFound(f"delivery {delivery_id}")
-    subscriber = session.get(Subscriber, delivery.subscriber_id)
-    if subscriber.deleted_at is not None:
+    _refuse_redelivery(session, delivery)
+    if delivery.state != DeliveryState.pending:  # a pending one is on its way already
+        _send_again(delivery, settings, utcnow())
+        session.add(delivery)
+        session.flush()
+    return delivery
+
+
+def _refuse_redelivery(session: Session, delivery: Delivery) -> None:
+    if session.get(Subscriber, delivery.subscriber_id).deleted_at is not None:
         raise Conflict("subscriber_deleted", "the subscriber was deleted")
     if delivery.state == DeliveryState.withdrawn:
         raise Conflict("withdrawn", "the story was killed before this delivery went out; it is never sent")
-    if delivery.state == DeliveryState.pending:
-        return delivery  # on its way already
-    _send_again(delivery, settings, utcnow())
-    session.add(delivery)
-    session.flush()
-    return delivery
+    story = session.get(Story, delivery.story_id)
+    kind = session.get(StoryVersion, delivery.version_id).kind
+    if story.killed_at is not None and kind != VersionKind.kill:
+        raise Conflict("story_killed", "the story was killed: only its kill can be sent again")
+    if _newest_delivered(session, delivery.subscriber_id, delivery.story_id) > delivery.version:
+        raise Conflict(
+            "superseded", "a later version of the story reached this subscriber; this one would arrive out of order"
+        )
+
+
+def _newest_delivered(session: Session, subscriber_id: str, story_id: str) -> int:
+    newest = session.exec(
+        select(func.max(Delivery.version)).where(
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.story_id == story_id,
+            Delivery.state == DeliveryState.delivered,
+        )
+    ).one()
+    return newest or 0
 
 
 @dataclass
@@ -131,37 +150,72 @@ def replay(
     until: datetime | None = None,
     story_id: str | None = None,
 ) -> Replay:
-    """Send the subscriber again what was published in a time range (or of one story): its
-    deliveries there go again with their webhook-ids; versions it should have had but has no
-    delivery for (it was disabled when they went out) get one. Nothing of a killed story but
-    its kill."""
+    """Send the subscriber again what was published in a time range (or of one story), in
+    publication order: its deliveries there go again with their webhook-ids; versions it should
+    have had (as its filters and the correction/kill rules decide) but has no delivery for — it
+    was disabled when they went out — get one. Nothing of a killed story but its kill, to those
+    who had the story; never a version older than one the subscriber already has."""
     subscriber = get_subscriber(session=session, subscriber_id=subscriber_id)
     versions = _published(session, since, until, story_id)
     if len(versions) > REPLAY_LIMIT:
         raise Invalid("replay_too_large", f"more than {REPLAY_LIMIT} versions in range; narrow it")
-    existing = {
-        d.version_id: d
-        for d in session.exec(
-            select(Delivery)
-            .where(Delivery.subscriber_id == subscriber.id, Delivery.version_id.in_([v.id for v, _, _ in versions]))
-            .with_for_update()
-        )
-    }
-    now, result = utcnow(), Replay([], [])
-    had_story = {d.story_id for d in existing.values()}
-    filters = SubscriberFilters.from_stored(subscriber.filters)
+    plan = _ReplayPlan(session, subscriber, settings, utcnow())
     for version, killed, manual in versions:
-        if killed and version.kind != VersionKind.kill:
-            continue
-        delivery = existing.get(version.id)
-        if delivery is not None:
-            if delivery.state in (DeliveryState.delivered, DeliveryState.failed):
-                _send_again(delivery, settings, now)
-                result.resent.append(delivery)
-        elif version.story_id in had_story or _wanted(version, manual, filters):
-            result.created.append(_new_delivery(session, subscriber.id, version, settings, now))
+        plan.consider(version, killed, manual)
     session.flush()
-    return result
+    return plan.result
+
+
+class _ReplayPlan:
+    """Walks the versions in publication order, deciding for each what the subscriber gets."""
+
+    def __init__(self, session: Session, subscriber: Subscriber, settings: Settings, now: datetime):
+        self.session, self.subscriber, self.settings, self.now = session, subscriber, settings, now
+        self.filters = SubscriberFilters.from_stored(subscriber.filters)
+        self.result = Replay([], [])
+        self.had: dict[str, bool] = {}  # story -> the subscriber has (or is now sent) a version of it
+        self.newest: dict[str, int] = {}  # story -> the newest version it has been delivered
+
+    def consider(self, version: StoryVersion, killed: bool, manual: dict | None) -> None:
+        story = version.story_id
+        if story not in self.had:
+            self.had[story] = _had_story(self.session, self.subscriber.id, story, version.version)
+            self.newest[story] = _newest_delivered(self.session, self.subscriber.id, story)
+        if (killed and version.kind != VersionKind.kill) or version.version < self.newest[story]:
+            return
+        existing = self.session.exec(
+            select(Delivery).where(Delivery.subscriber_id == self.subscriber.id, Delivery.version_id == version.id)
+        ).first()
+        if existing is not None:
+            if existing.state in (DeliveryState.delivered, DeliveryState.failed):
+                _send_again(existing, self.settings, self.now)
+                self.result.resent.append(existing)
+                self.had[story] = True
+        elif self._wanted(version, manual):
+            self.result.created.append(
+                _new_delivery(self.session, self.subscriber.id, version, self.settings, self.now)
+            )
+            self.had[story] = True
+
+    def _wanted(self, version: StoryVersion, manual: dict | None) -> bool:
+        """What ``render.audience`` would have decided, had the subscriber been active."""
+        if version.kind == VersionKind.kill:
+            return self.had[version.story_id]
+        matched = _matches(version, manual, self.filters)
+        return matched or (version.kind == VersionKind.correction and self.had[version.story_id])
+
+
+def _had_story(session: Session, subscriber_id: str, story_id: str, before: int) -> bool:
+    """It may hold an earlier version: delivered, attempted, or in flight (as for a kill)."""
+    found = session.exec(
+        select(Delivery.id).where(
+            Delivery.subscriber_id == subscriber_id,
+            Delivery.story_id == story_id,
+            Delivery.version < before,
+            or_(Delivery.state == DeliveryState.delivered, Delivery.attempts > 0, Delivery.lease_until.is_not(None)),
+        )
+    ).first()
+    return found is not None
 
 
 def _published(session: Session, since, until, story_id) -> list[tuple[StoryVersion, bool, dict | None]]:
@@ -182,10 +236,7 @@ def _published(session: Session, since, until, story_id) -> list[tuple[StoryVers
     return [(version, killed_at is not None, manual) for version, killed_at, manual in rows]
 
 
-def _wanted(version: StoryVersion, manual: dict | None, filters: SubscriberFilters | None) -> bool:
-    """Would the subscriber's filters have taken this version when it went out?"""
-    if version.kind in (VersionKind.kill, VersionKind.correction):
-        return False  # these go only to those who had the story
+def _matches(version: StoryVersion, manual: dict | None, filters: SubscriberFilters | None) -> bool:
     tags = effective_tags(StoryTags.from_stored(version.tags), EditorTagChanges.from_stored(manual))
     facts = facts_of(
         event_type=VersionKind(version.kind).event_type, urgency=version.urgency, language=version.language, tags=tags
@@ -204,7 +255,7 @@ def _new_delivery(
         version=version.version,
         priority=priority_for_urgency(version.queue_urgency),
         next_attempt_at=now,
-        queued_until=now + QUEUE_LEASE,
+        queued_until=now + DELIVERY_QUEUE_LEASE,
         attempt_limit=settings.delivery_max_attempts,
     )
     session.add(delivery)

@@ -69,8 +69,7 @@ async def read_feed(
         _subscriber, entries, position = await run_in_threadpool(_read, key.subscriber_id, cursor, since, limit)
         if entries or time.monotonic() >= deadline:
             break
-        if cursor is None:
-            cursor, since = service.encode_cursor(position), None
+        cursor, since = service.encode_cursor(position), None  # look again only past what was scanned
         await asyncio.sleep(min(POLL_INTERVAL, max(0.0, deadline - time.monotonic())))
     items = [
         schemas.FeedItem(

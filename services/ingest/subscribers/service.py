@@ -8,7 +8,7 @@ import secrets
 from datetime import timedelta
 
 import pycountry
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, Invalid, NotFound
@@ -103,7 +103,8 @@ def update_subscriber(
 
 
 def _enable(subscriber: Subscriber) -> None:
-    subscriber.active, subscriber.disabled_reason, subscriber.failing_since = True, None, None
+    subscriber.active, subscriber.disabled_reason = True, None
+    subscriber.failing_since = subscriber.last_failed_at = None
 
 
 def enable_subscriber(*, session: Session, subscriber_id: str) -> Subscriber:
@@ -136,9 +137,10 @@ def delete_subscriber(*, session: Session, subscriber_id: str) -> None:
     now = utcnow()
     subscriber.deleted_at, subscriber.active, subscriber.disabled_reason = now, False, "deleted"
     session.add(subscriber)
-    session.exec(
+    session.exec(  # one in flight finishes; the next claim of anything left withdraws it
         update(Delivery)
         .where(Delivery.subscriber_id == subscriber.id, Delivery.state == DeliveryState.pending)
+        .where(or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
         .values(state=DeliveryState.withdrawn, lease_until=None, last_error="the subscriber was deleted")
     )
     session.exec(
