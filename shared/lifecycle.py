@@ -40,16 +40,8 @@ def waiting_on_earlier():
 
 
 def earlier_in_pipeline(session: Session, version: StoryVersion) -> bool:
-    return (
-        session.exec(
-            select(StoryVersion.id).where(
-                StoryVersion.story_id == version.story_id,
-                StoryVersion.version < version.version,
-                StoryVersion.state.in_(list(IN_PIPELINE_STATES)),
-            )
-        ).first()
-        is not None
-    )
+    held = session.exec(select(StoryVersion.id).where(StoryVersion.id == version.id, waiting_on_earlier())).first()
+    return held is not None
 
 
 def wake_next(session: Session, story_id: str) -> list[int]:

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, or_, text
 from sqlmodel import AutoString, Field, SQLModel
 
 from shared.timeutil import utcnow
@@ -288,6 +288,18 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     delivered_at: datetime | None = None
     last_error: str | None = None
+
+
+def may_have_arrived():
+    """SQL condition on ``Delivery``: the subscriber may hold this delivery's version — it was
+    delivered, or at least one attempt was made (a POST that timed out may still have landed), or
+    a worker holds or held its lease without recording a result (every path that claims and does
+    not send clears the lease). Who gets a kill, and who "had" a story, follow from it."""
+    return or_(
+        Delivery.state == DeliveryState.delivered,
+        Delivery.attempts > 0,
+        Delivery.lease_until.is_not(None),
+    )
 
 
 class DeliveryAttempt(SQLModel, table=True):

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from services.ingest.errors import ApiError
+from services.ingest.exceptions import Forbidden, Unauthenticated
 from services.ingest.keys import service as keys
 from shared import db
 from shared.models import ApiKey, Role
@@ -29,13 +29,13 @@ def require(*roles: Role):
 
     def dependency(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ApiError(401, "unauthenticated", "send an API key as 'Authorization: Bearer <key>'")
+            raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         with db.read_scope() as session:
             key = keys.find_key(session=session, key=credentials.credentials.strip())
         if key is None:
-            raise ApiError(401, "unauthenticated", "unknown or revoked API key")
+            raise Unauthenticated("unknown or revoked API key")
         if key.role not in roles:
-            raise ApiError(403, "forbidden", f"this needs the {allowed} role")
+            raise Forbidden(f"this needs the {allowed} role")
         keys.note_use(key)
         return key
 

@@ -1,5 +1,5 @@
 """What the ingest services refuse, independent of HTTP. ``errors.install`` answers each with
-its status (404, 409, 422) and the one error body, so handlers need no try/except."""
+its status (401, 403, 404, 409, 422) and the one error body, so handlers need no try/except."""
 
 from __future__ import annotations
 
@@ -10,6 +10,20 @@ class Refused(Exception):
     def __init__(self, code: str, message: str):
         super().__init__(message)
         self.code, self.message = code, message
+
+
+class Unauthenticated(Refused):
+    status = 401
+
+    def __init__(self, message: str):
+        super().__init__("unauthenticated", message)
+
+
+class Forbidden(Refused):
+    status = 403
+
+    def __init__(self, message: str):
+        super().__init__("forbidden", message)
 
 
 class NotFound(Refused):

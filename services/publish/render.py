@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass, field
 
 from pydantic import ValidationError
-from sqlalchemy import false, insert, or_, update
+from sqlalchemy import insert, or_, update
 from sqlmodel import Session, select
 
 from services.publish.delivery import Due
@@ -32,6 +32,7 @@ from shared.models import (
     Subscriber,
     VersionKind,
     VersionState,
+    may_have_arrived,
     new_id,
 )
 from shared.queue import DELIVERY_QUEUE_LEASE, priority_for_urgency
@@ -192,24 +193,17 @@ def audience(session: Session, version: StoryVersion, facts: VersionFacts) -> se
 
 
 def earlier_recipients(session: Session, version: StoryVersion, on_the_way: bool = False) -> set[str]:
-    """Subscribers that may hold an earlier version of the story: it was delivered, or at least
-    one attempt was made (a timed-out POST may still have landed), or a worker holds or held its
-    lease without recording a result (a send in flight, or a worker killed mid-send). Every path
-    that claims a delivery and does not send clears its lease, so a lease left means a POST may
-    have gone out: a kill errs towards reaching a site rather than missing one."""
+    """Subscribers that may hold an earlier version of the story (``may_have_arrived``), and
+    with ``on_the_way`` also those an earlier version is still pending for. A kill errs towards
+    reaching a site rather than missing one."""
+    reached = may_have_arrived()
+    if on_the_way:
+        reached = or_(reached, Delivery.state == DeliveryState.pending)
     rows = session.exec(
         select(Delivery.subscriber_id)
         .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
         .where(Delivery.story_id == version.story_id, Delivery.version < version.version)
-        .where(Subscriber.deleted_at.is_(None))
-        .where(
-            or_(
-                Delivery.state == DeliveryState.delivered,
-                Delivery.attempts > 0,
-                Delivery.lease_until.is_not(None),
-                (Delivery.state == DeliveryState.pending) if on_the_way else false(),
-            )
-        )
+        .where(Subscriber.deleted_at.is_(None), reached)
         .distinct()
     ).all()
     return set(rows)

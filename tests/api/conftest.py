@@ -81,9 +81,6 @@ class Api:
     editor_key: str
     admin_key: str
 
-    def key_client(self, key: str) -> TestClient:
-        return client(key)
-
 
 def client(key: str | None = None) -> TestClient:
     from services.ingest.app import create_app

@@ -24,6 +24,7 @@ from shared.models import (
     Subscriber,
     VersionKind,
     VersionState,
+    may_have_arrived,
     new_id,
 )
 from shared.queue import DELIVERY_QUEUE_LEASE, priority_for_urgency
@@ -206,13 +207,13 @@ class _ReplayPlan:
 
 
 def _had_story(session: Session, subscriber_id: str, story_id: str, before: int) -> bool:
-    """It may hold an earlier version: delivered, attempted, or in flight (as for a kill)."""
+    """It may hold an earlier version (the rule a kill's audience follows)."""
     found = session.exec(
         select(Delivery.id).where(
             Delivery.subscriber_id == subscriber_id,
             Delivery.story_id == story_id,
             Delivery.version < before,
-            or_(Delivery.state == DeliveryState.delivered, Delivery.attempts > 0, Delivery.lease_until.is_not(None)),
+            may_have_arrived(),
         )
     ).first()
     return found is not None
