@@ -58,6 +58,48 @@ def summary(name: str, latencies: list[float]) -> str:
     return f"| {name} | {len(ms)} | {statistics.median(ms):.0f} | {pct(ms, 0.95):.0f} | {max(ms):.0f} |"
 
 
+def sequential_run(post, receiver: TimingReceiver, count: int) -> tuple[list[float], list[float]]:
+    """One story at a time, each waited for: (POST → arrival, POST accepted) per story."""
+    latency, accepted = [], []
+    for i in range(count):
+        story_id, started, accept = post(i)
+        wait_for(lambda story_id=story_id: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story")
+        latency.append(receiver.arrivals[story_id] - started)
+        accepted.append(accept)
+    return latency, accepted
+
+
+def burst_run(post, receiver: TimingReceiver, first: int, count: int) -> dict:
+    """``count`` stories from 8 clients at once; waits for every arrival."""
+    started = time.perf_counter()
+    with ThreadPoolExecutor(8) as pool:
+        posted = list(pool.map(post, range(first, first + count)))
+    posted_in = time.perf_counter() - started
+    ids = {p[0] for p in posted}
+    wait_for(lambda: ids <= receiver.arrivals.keys(), timeout=600, interval=0.05, what="burst")
+    return {
+        "posted_in": posted_in,
+        "done": max(receiver.arrivals[i] for i in ids) - started,
+        "latency": [receiver.arrivals[sid] - began for sid, began, _ in posted],
+        "accepted": [accept for _, _, accept in posted],
+    }
+
+
+def worker_memory(stack: Stack) -> list[str]:
+    memory = []
+    for name in ("enrichment", "publish", "delivery"):
+        pid = stack.processes[name].pid
+        kids = children(pid)
+        memory.append(
+            f"{name} {rss_mib(pid):.0f} MiB main + "
+            + " + ".join(f"{rss_mib(k):.0f}" for k in kids)
+            + f" MiB in {len(kids)} pool process(es)"
+            if kids
+            else f"{name} {rss_mib(pid):.0f} MiB"
+        )
+    return memory
+
+
 def run(sequential: int, burst: int, postgres: str | None) -> str:
     pg = PostgresDatabase(postgres) if postgres else None
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,55 +122,33 @@ def run(sequential: int, burst: int, postgres: str | None) -> str:
 
             post(-1)  # warm-up: first story loads nothing extra, but opens every connection
             wait_for(lambda: len(receiver.arrivals) == 1, timeout=60, what="warm-up story")
-
-            seq_latency, seq_accept = [], []
-            for i in range(sequential):
-                story_id, started, accept = post(i)
-                wait_for(
-                    lambda story_id=story_id: story_id in receiver.arrivals, timeout=60, interval=0.002, what="story"
-                )
-                seq_latency.append(receiver.arrivals[story_id] - started)
-                seq_accept.append(accept)
-
-            burst_started = time.perf_counter()
-            with ThreadPoolExecutor(8) as pool:
-                posted = list(pool.map(post, range(sequential, sequential + burst)))
-            posted_in = time.perf_counter() - burst_started
-            ids = {p[0] for p in posted}
-            wait_for(lambda: ids <= receiver.arrivals.keys(), timeout=600, interval=0.05, what="burst")
-            burst_done = max(receiver.arrivals[i] for i in ids) - burst_started
-            burst_latency = [receiver.arrivals[sid] - started for sid, started, _ in posted]
-            burst_accept = [accept for _, _, accept in posted]
-            memory = []
-            for name in ("enrichment", "publish", "delivery"):
-                pid = stack.processes[name].pid
-                kids = children(pid)
-                memory.append(
-                    f"{name} {rss_mib(pid):.0f} MiB main + "
-                    + " + ".join(f"{rss_mib(k):.0f}" for k in kids)
-                    + f" MiB in {len(kids)} pool process(es)"
-                    if kids
-                    else f"{name} {rss_mib(pid):.0f} MiB"
-                )
+            seq_latency, seq_accept = sequential_run(post, receiver, sequential)
+            bursted = burst_run(post, receiver, sequential, burst)
+            memory = worker_memory(stack)
         finally:
             stack.stop()
             receiver.close()
             if pg:
                 pg.drop()
+    return report(postgres, burst, seq_latency, seq_accept, bursted, memory)
 
+
+def report(postgres, burst, seq_latency, seq_accept, bursted, memory) -> str:
     backend = "PostgreSQL" if postgres else "SQLite"
+    posted_in, done = bursted["posted_in"], bursted["done"]
     lines = [
-        f"Machine: {describe()}; database: {backend}; workers: enrichment ×1, publish ×1, delivery ×4 threads.",
+        f"Machine: {describe()}; database: {backend}; workers: enrichment ×1, publish ×1, delivery ×1 "
+        "(the async engine).",
         "",
         "| measurement | stories | p50 ms | p95 ms | max ms |",
         "|---|---|---|---|---|",
         summary("POST accepted (202), one at a time", seq_accept),
         summary("POST → webhook verified at receiver, one at a time", seq_latency),
-        summary(f"POST accepted (202), burst of {burst} from 8 clients", burst_accept),
-        summary(f"POST → webhook verified, burst of {burst}", burst_latency),
+        summary(f"POST accepted (202), burst of {burst} from 8 clients", bursted["accepted"]),
+        summary(f"POST → webhook verified, burst of {burst}", bursted["latency"]),
         "",
         f"Burst: {burst} stories accepted in {posted_in:.1f} s ({burst / posted_in:.0f}/s); all {burst} delivered "
-        f"and verified {burst_done:.1f} s after the first POST ({burst / burst_done:.1f} stories/s end to end).",
+        f"and verified {done:.1f} s after the first POST ({burst / done:.1f} stories/s end to end).",
         "",
         "Worker memory (PSS: shared pages split between the processes sharing them) after the run: "
         + "; ".join(memory)

@@ -27,7 +27,7 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("gold")
     parser.add_argument("--out", help="where to write the predictions (JSON lines)")
@@ -37,8 +37,42 @@ def main() -> None:
         action="store_true",
         help="also score the bare spaCy model (no rules, no gazetteers) in the same run",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+def compare_model(docs: list[dict], gold: dict, scores: dict) -> None:
+    """Score the bare model on the same documents, in the same run."""
+    from services.enrichment.taggers import ner
+
+    started = time.perf_counter()
+    bare = {
+        doc["id"]: [{"text": doc["text"][s.start : s.end], "type": s.type} for s in ner.find_spans(doc["text"])]
+        for doc in docs
+    }
+    bare_elapsed = time.perf_counter() - started
+    bare_scores = score(gold, bare)
+    print("\nThe bare model (en_core_web_sm, all-caps lines recased, OntoNotes labels mapped), same run:\n")
+    print(table(bare_scores))
+    print(f"\nThroughput of the bare model: {len(docs) / bare_elapsed:.1f} documents/s.")
+    print(
+        f"Production tagger vs bare model: micro-F1 x{scores['micro']['f1'] / bare_scores['micro']['f1']:.2f}, "
+        f"LOC F1 x{scores['LOC']['f1'] / bare_scores['LOC']['f1']:.2f}, "
+        f"ORG F1 x{scores['ORG']['f1'] / bare_scores['ORG']['f1']:.2f}."
+    )
+
+
+def print_errors(gold: dict, predicted: dict, most: int) -> None:
+    fp, fn = Counter(), Counter()
+    for doc_id, gold_entities in gold.items():
+        g, p = pairs(gold_entities), pairs(predicted[doc_id])
+        fp.update(p - g)
+        fn.update(g - p)
+    print("\nMost frequent false positives:", fp.most_common(most))
+    print("\nMost frequent false negatives:", fn.most_common(most))
+
+
+def main() -> None:
+    args = parse_args()
     docs = [json.loads(line) for line in Path(args.gold).read_text().splitlines() if line.strip()]
     before_load = rss_mib()
     started = time.perf_counter()
@@ -71,31 +105,9 @@ def main() -> None:
         f"{load_seconds:.1f} s. Peak RSS {rss_mib():.0f} MiB (before loading: {before_load:.0f} MiB)."
     )
     if args.compare_model:
-        from services.enrichment.taggers import ner
-
-        started = time.perf_counter()
-        bare = {
-            doc["id"]: [{"text": doc["text"][s.start : s.end], "type": s.type} for s in ner.find_spans(doc["text"])]
-            for doc in docs
-        }
-        bare_elapsed = time.perf_counter() - started
-        bare_scores = score(gold, bare)
-        print("\nThe bare model (en_core_web_sm, all-caps lines recased, OntoNotes labels mapped), same run:\n")
-        print(table(bare_scores))
-        print(f"\nThroughput of the bare model: {len(docs) / bare_elapsed:.1f} documents/s.")
-        print(
-            f"Production tagger vs bare model: micro-F1 x{scores['micro']['f1'] / bare_scores['micro']['f1']:.2f}, "
-            f"LOC F1 x{scores['LOC']['f1'] / bare_scores['LOC']['f1']:.2f}, "
-            f"ORG F1 x{scores['ORG']['f1'] / bare_scores['ORG']['f1']:.2f}."
-        )
+        compare_model(docs, gold, scores)
     if args.errors:
-        fp, fn = Counter(), Counter()
-        for doc_id, gold_entities in gold.items():
-            g, p = pairs(gold_entities), pairs(predicted[doc_id])
-            fp.update(p - g)
-            fn.update(g - p)
-        print("\nMost frequent false positives:", fp.most_common(args.errors))
-        print("\nMost frequent false negatives:", fn.most_common(args.errors))
+        print_errors(gold, predicted, args.errors)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,63 +71,67 @@ class Children:
                 proc.wait()
 
 
-def run_stack() -> int:
-    settings = get_settings()
+def _environment(settings) -> tuple[Path, EmbeddedRedis | None]:
+    """Data folder, loopback webhooks allowed, and a private Redis unless one is configured."""
     data_dir = settings.data_dir.resolve()
-    logs = data_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
     os.environ["NEWSWIRE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
-
     redis = None
     if not settings.redis_url:
         redis = EmbeddedRedis(data_dir / "redis")
         os.environ["NEWSWIRE_REDIS_URL"] = redis.start()
     get_settings.cache_clear()
-    settings = get_settings()
+    return data_dir, redis
 
+
+def _start_services(children: Children, settings, data_dir: Path, receiver) -> None:
+    children.start("api", ["api"])
+    for queue in ("enrichment", "publish", "delivery"):
+        children.start(f"worker-{queue}", ["worker", queue])
+    children.start("beat", ["beat"])
+    if receiver is not None:
+        children.start(
+            "receiver",
+            ["receiver", "--port", str(settings.receiver_port), "--out", str(data_dir / "received.jsonl")],
+            to_console=True,
+            env={"NEWSWIRE_RECEIVER_SECRET": receiver.secret},  # not on the command line
+        )
+
+
+def _supervise(children: Children, logs: Path, stopping) -> int:
+    """Until Ctrl-C (0), or until a service dies (1)."""
+    while not stopping():
+        dead = children.dead()
+        if dead:
+            print(f"stopped because {', '.join(dead)} exited; see {logs}", file=sys.stderr)
+            return 1
+        time.sleep(0.5)
+    print("\nstopping Newswire ...", flush=True)
+    return 0
+
+
+def run_stack() -> int:
+    data_dir, redis = _environment(get_settings())
+    settings, logs = get_settings(), data_dir / "logs"
     children = Children(logs, dict(os.environ))
-    stopping = False
-
-    def _stop(*_):
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         migrate(settings)
         keys = dev_keys(data_dir / "dev-keys.json")
         report = SeedReport()
         load_subscribers(settings, DEFAULT_SEEDS_DIR, report)
         receiver = report.subscribers.get(RECEIVER_SUBSCRIBER)
-
         api_url = f"http://{settings.host}:{settings.port}"
-        children.start("api", ["api"])
-        for queue in ("enrichment", "publish", "delivery"):
-            children.start(f"worker-{queue}", ["worker", queue])
-        children.start("beat", ["beat"])
-        if receiver is not None:
-            children.start(
-                "receiver",
-                ["receiver", "--port", str(settings.receiver_port), "--out", str(data_dir / "received.jsonl")],
-                to_console=True,
-                env={"NEWSWIRE_RECEIVER_SECRET": receiver.secret},  # not on the command line
-            )
+        _start_services(children, settings, data_dir, receiver)
         if not _wait_ready(f"{api_url}/readyz", children, timeout=60):
             print(f"the API did not become ready; see {logs}/api.log", file=sys.stderr)
             return 1
         load_stories(DEFAULT_SEEDS_DIR, report)
         _banner(api_url, keys, report, logs, redis, settings.receiver_port if receiver else None)
-
-        while not stopping:
-            dead = children.dead()
-            if dead:
-                print(f"stopped because {', '.join(dead)} exited; see {logs}", file=sys.stderr)
-                return 1
-            time.sleep(0.5)
-        print("\nstopping Newswire ...", flush=True)
-        return 0
+        return _supervise(children, logs, stop.is_set)
     finally:
         children.stop()
         if redis:
