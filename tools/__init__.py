@@ -1,0 +1,1 @@
+"""Offline tools: commands that rebuild the project's learned artefacts from labelled data."""
