@@ -8,7 +8,7 @@ GOLD.jsonl holds one document per line: {"id", "text", ["headline"], ["entities"
 and Media Topics). ``--part`` picks the training 80 % or the held-out 20 % of ``tools.split``. Every
 document goes through ``tag_text`` — the function the enrichment worker runs — in this one process
 (the headline as the first line, as for a filed story); the predictions are written one line per
-document as {"id", "entities": [{"text", "type"}], "places": [{"code", "rel", "name"}],
+document as {"id", "entities": [{"text", "type"}], "places": [ninjs places: {"name", "rel", "literal"}],
 "subjects": [{"qcode", "relevance", "confidence", "name"}]}, which ``score_entities.py`` and
 ``score_tagging.py`` score. Entity scores (when the gold has entities): unique (text, type) per
 document, exact text, P/R/F1 per type and micro. ``--compare-model`` also runs the bare spaCy
@@ -30,6 +30,8 @@ from pathlib import Path
 from bench.machine import describe
 from bench.scoring import pairs, score, table
 from services.enrichment.taggers import tag_text, warm_up
+from services.publish.formats.ninjs import places as ninjs_places
+from shared.tags import StoryTags
 from tools.split import read
 
 
@@ -62,7 +64,7 @@ def prediction(doc_id: str, tags: dict) -> dict:
     return {
         "id": doc_id,
         "entities": [{"text": e["text"], "type": e["type"]} for e in tags["entities"]],
-        "places": [{"code": p["code"], "rel": p["rel"], "name": p["name"]} for p in tags["places"] if p.get("code")],
+        "places": [p.model_dump(exclude_none=True) for p in ninjs_places(StoryTags.from_stored(tags))],
         "subjects": [
             {"qcode": s["qcode"], "relevance": s["relevance"], "confidence": s["confidence"], "name": s["name"]}
             for s in tags["subjects"]

@@ -38,8 +38,13 @@ class NinjsEntity(NinjsPart):
 
 class NinjsPlace(NinjsPart):
     name: str
-    rel: str = Field(default="mentioned", description="mentioned, dateline or subject")
-    literal: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the place's country")
+    rel: str = Field(
+        default="mentioned",
+        description="subject (a country the story is about), mentioned, or dateline (the city it is filed from)",
+    )
+    literal: str | None = Field(
+        default=None, description="ISO 3166-1 alpha-2 code, on the country's entry (once per country)"
+    )
     uri: str | None = Field(default=None, description="GeoNames URI")
 
 

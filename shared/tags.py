@@ -40,7 +40,10 @@ class PlaceTag(Tag):
     code: str | None = Field(default=None, description="ISO 3166-1 alpha-2 code of the place's country")
     geonames_id: int | None = None
     uri: str | None = Field(default=None, description="GeoNames URI")
-    rel: str = Field(default="mentioned", description="mentioned, dateline or subject (from a demonym)")
+    rel: str = Field(
+        default="mentioned",
+        description="subject (a country the story is about), mentioned, or dateline (the city it is filed from)",
+    )
     mentions: int = 0
     confidence: float = Field(default=1.0, ge=0, le=1)
     source: Source = "auto"

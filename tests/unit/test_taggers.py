@@ -73,17 +73,20 @@ def test_old_spellings_and_capitals_resolve():
     assert found == {"Tadjikistan": "TJ", "Kirghizia": "KG", "Astana": "KZ"}
 
 
-def test_demonym_is_a_subject_place_not_a_mention():
+def test_demonym_counts_for_its_country():
     tags = tag_story(headline="Talks", body="The Uzbek President met reporters.")
     (uz,) = [p for p in tags["places"] if p["code"] == "UZ"]
-    assert uz["rel"] == "subject" and uz["mentions"] == 0
+    assert uz["rel"] == "subject" and uz["mentions"] == 1 and uz["name"] == "Uzbekistan"
     assert [(e["text"], e["type"]) for e in tags["entities"]] == [("Uzbek", "MISC")]
 
 
 def test_dateline_resolves():
     assert place_for_name("ASTANA").country_code == "KZ"
     tags = tag_story(headline="Talks", body="Talks went on.", located="Bishkek")
-    assert [(p["name"], p["rel"], p["code"]) for p in tags["places"]] == [("Bishkek", "dateline", "KG")]
+    assert [(p["name"], p["rel"], p["code"]) for p in tags["places"]] == [
+        ("Kyrgyzstan", "subject", "KG"),
+        ("Bishkek", "dateline", "KG"),
+    ]
 
 
 def test_all_caps_headline_and_wire_dateline():

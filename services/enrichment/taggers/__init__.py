@@ -13,27 +13,30 @@ import time
 from typing import Any
 
 from services.enrichment.taggers.budget import BudgetExceeded, time_budget
+from services.enrichment.taggers.datelines import Dateline, find_dateline, regions, towns
 from services.enrichment.taggers.entities import Entity, canonical_names, find_entities
 from services.enrichment.taggers.keywords import keywords
 from services.enrichment.taggers.language import counts, detect_language
 from services.enrichment.taggers.ner import MODEL, MODEL_VERSION, model
 from services.enrichment.taggers.places import find_places, gazetteer, place_for_name
-from services.enrichment.taggers.subjects import find_subjects, vocabulary
+from services.enrichment.taggers.regions import regions as world_regions
+from services.enrichment.taggers.story_places import find_story_places, geonames_uri
+from services.enrichment.taggers.subjects import classifiers, find_subjects, vocabulary
 
 log = logging.getLogger(__name__)
 
 TAGGER_VERSION = f"newswire-2 ({MODEL} {MODEL_VERSION} + rules)"
 
 
-def geonames_uri(geonames_id: int | None) -> str | None:
-    return f"https://sws.geonames.org/{geonames_id}/" if geonames_id else None
-
-
 def warm_up() -> None:
     """Load the model, gazetteers and vocabulary once per worker process, not once per story."""
     model()
     gazetteer()
+    regions()
+    towns()
+    world_regions()
     vocabulary()
+    classifiers()
     detect_language("warm up the language profiles")
 
 
@@ -55,60 +58,20 @@ def _entity_tags(entities: list[Entity], names: dict[int, str]) -> list[dict]:
     return out
 
 
-def _places(entities: list[Entity], located: str | None) -> list[dict]:
-    grouped: dict[tuple[str, str], dict[str, Any]] = {}
-
-    def add(entry, rel: str, confidence: float, mentioned: bool) -> None:
-        tag = grouped.setdefault(
-            (entry.kind, entry.name),
-            {
-                "type": "place",
-                "name": entry.name,
-                "kind": entry.kind,
-                "code": entry.country_code,
-                "geonames_id": entry.geonames_id,
-                "uri": geonames_uri(entry.geonames_id),
-                "rel": rel,
-                "mentions": 0,
-                "confidence": 0.0,
-            },
-        )
-        if mentioned:
-            tag["mentions"] += 1
-        if rel != "subject" and tag["rel"] == "subject" or rel == "dateline":
-            tag["rel"] = rel
-        tag["confidence"] = round(max(tag["confidence"], confidence), 2)
-
-    for e in entities:
-        if e.place is None:
-            continue
-        if e.type == "LOC":
-            add(e.place, "dateline" if e.source == "dateline" else "mentioned", e.confidence, True)
-        elif e.type == "MISC" and e.place.via_demonym:  # a demonym's entry is its country
-            add(e.place, "subject", 0.5, False)
-    if located:
-        entry = place_for_name(located)
-        if entry is not None:
-            add(entry, "dateline", 0.95, False)
-    for tag in grouped.values():
-        if tag["mentions"] > 1:
-            tag["confidence"] = round(min(0.99, tag["confidence"] + 0.03 * (tag["mentions"] - 1)), 2)
-    return sorted(grouped.values(), key=lambda t: (-t["mentions"], t["name"]))
-
-
-def _located(entities: list[Entity], located: str | None) -> dict | None:
+def _located(dateline: Dateline | None, located: str | None) -> dict | None:
     """Where the story was filed from: the editor's ``located``, else the text's dateline."""
     if located:
-        entry = place_for_name(located)
-        source, name = "editor", located
+        entry, source, name = place_for_name(located), "editor", located
+        code = entry.country_code if entry else None
+    elif dateline is not None:
+        entry, source, name, code = dateline.place, "dateline", dateline.city, dateline.country_code
     else:
-        first = next((e for e in entities if e.source == "dateline"), None)
-        if first is None:
-            return None
-        entry, source, name = first.place, "dateline", first.text
+        return None
     result = {"name": entry.name if entry else name.title() if name.isupper() else name, "source": source}
+    if code:
+        result["code"] = code
     if entry is not None:
-        result.update(code=entry.country_code, geonames_id=entry.geonames_id, uri=geonames_uri(entry.geonames_id))
+        result.update(geonames_id=entry.geonames_id, uri=geonames_uri(entry.geonames_id))
     return result
 
 
@@ -148,8 +111,9 @@ def tag_text(
         entities = run("places", _gazetteer_entities, text, default=[])
     names = canonical_names(entities)
     tags["entities"] = _entity_tags(entities, names)
-    tags["located"] = _located(entities, located)
-    tags["places"] = _places(entities, located)
+    dateline = run("dateline", find_dateline, text)
+    tags["located"] = _located(dateline, located)
+    tags["places"] = run("places", find_story_places, text, entities, dateline, located, default=[])
     tags["people"] = _named(entities, names, "PER", "person")
     tags["organisations"] = _named(entities, names, "ORG", "organisation")
     tags["subjects"] = run("subjects", find_subjects, text, default=[])

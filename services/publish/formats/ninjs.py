@@ -59,8 +59,17 @@ def validate(item: dict) -> None:
         raise InvalidNinjs("; ".join(f"{'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors))
 
 
-def _places(tags: StoryTags) -> list[NinjsPlace]:
-    return [NinjsPlace(name=p.name, rel=p.rel, literal=p.code, uri=p.uri) for p in tags.places]
+def places(tags: StoryTags) -> list[NinjsPlace]:
+    """One entry per place; the ISO code (``literal``) once per country, on the country's own
+    entry where there is one: a city or region keeps its name and GeoNames URI."""
+    ordered = sorted(tags.places, key=lambda p: p.kind not in ("country", None))
+    coded: set[str] = set()
+    out = []
+    for p in ordered:
+        literal = p.code if p.code and p.code not in coded else None
+        coded.add(p.code or "")
+        out.append(NinjsPlace(name=p.name, rel=p.rel, literal=literal, uri=p.uri))
+    return out
 
 
 def _confidence(value: float) -> int:
@@ -116,7 +125,7 @@ def _item(content: StoryContent, envelope: Envelope) -> NinjsItem:
         edNote=envelope.ed_note,
         people=[NinjsEntity(name=p.name) for p in tags.people],
         organisations=[NinjsEntity(name=o.name) for o in tags.organisations],
-        places=_places(tags),
+        places=places(tags),
         subjects=_subjects(tags),
     )
 
