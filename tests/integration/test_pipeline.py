@@ -40,7 +40,10 @@ def test_seed_story_reaches_receiver_signed_as_ninjs(stack, site, seed_story):
         assert item["headlines"][0]["value"] == seed_story["headline"]
         codes = {p.get("literal") for p in item["places"]}
         assert CENTRAL_ASIA <= codes
-        assert any(p["name"] == "Astana" and p["literal"] == "KZ" for p in item["places"])
+        literals = [p["literal"] for p in item["places"] if p.get("literal")]
+        assert len(literals) == len(set(literals))  # each country once
+        assert {p["literal"] for p in item["places"] if p["rel"] == "subject"} >= CENTRAL_ASIA
+        assert any(p["name"] == "Astana" and p["uri"] == "https://sws.geonames.org/1526273/" for p in item["places"])
         assert any(p["name"] == "John Kerry" for p in item["people"])
         organisations = {o["name"] for o in item["organisations"]}
         assert {"American University of Central Asia", "Nazarbaev University"} <= organisations

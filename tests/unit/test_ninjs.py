@@ -44,11 +44,13 @@ def test_render_is_valid_ninjs_31_with_codes():
     assert item["version"] == "2"
     assert item["language"] == "en"
     assert item["places"][0] == {
-        "name": "Astana",
-        "rel": "dateline",
+        "name": "Kazakhstan",
+        "rel": "subject",
         "literal": "KZ",
-        "uri": "https://sws.geonames.org/1526273/",
+        "uri": "https://sws.geonames.org/1522867/",
     }
+    astana = next(p for p in item["places"] if p["name"] == "Astana")
+    assert astana == {"name": "Astana", "rel": "dateline", "uri": "https://sws.geonames.org/1526273/"}
     assert item["bodies"][0]["contentType"] == "text/plain"
     assert item["firstCreated"] == "2026-11-28T09:30:00Z"
     assert "edNote" not in item
