@@ -49,6 +49,10 @@ def test_seed_story_reaches_receiver_signed_as_ninjs(stack, site, seed_story):
         assert {"American University of Central Asia", "Nazarbaev University"} <= organisations
         diplomacy = [s for s in item["subjects"] if s.get("uri") == "http://cv.iptc.org/newscodes/mediatopic/20000639"]
         assert diplomacy and 0 <= diplomacy[0]["confidence"] <= 100
+        assert item["subjects"][0]["uri"].rsplit("/", 1)[1] in {"20000639", "20000638"}  # diplomacy leads
+        keywords = [s["literal"].lower() for s in item["subjects"] if s["rel"] == "keyword"]
+        assert "central asia" in keywords and 0 < len(keywords) <= 10
+        assert not {"november", "monday", "2015", "the", "said"} & {w for k in keywords for w in k.split()}
 
         view = wait_for(
             lambda: (
