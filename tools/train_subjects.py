@@ -6,8 +6,9 @@
 - ``economy.npz``: one logistic regression per economic topic (earnings, mergers, foreign
   exchange, commodities, oil and gas, trade, interest rates, …), trained on Reuters-21578
   stories and their editors' topics, mapped to Media Topics (the first accepted qcode).
-- ``branches.npz``: complement naive Bayes over the four branches of general news (world,
-  sport, business, science and technology), trained on AG's news corpus.
+- ``branches.npz``: complement naive Bayes on single words over the four branches of general
+  news (world, sport, business, science and technology), trained on AG's news corpus
+  (words alone: 0.871 against 0.859 with word pairs, 5-fold cross-validation on the training part).
 
 Only the training part of each file is read (``tools.split``: the held-out 20 % never is).
 scikit-learn is needed here only (``pip install -e '.[train]'``); tagging reads the weights
@@ -34,10 +35,12 @@ def story_text(doc: dict) -> str:
     return f"{doc.get('headline') or ''}\n{doc['text']}"
 
 
-def vectorizer(max_features: int | None = None):
+def vectorizer(analyzer: str, max_features: int | None = None, min_df: int = 2):
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return TfidfVectorizer(analyzer=textmodel.terms, sublinear_tf=True, min_df=2, max_features=max_features)
+    return TfidfVectorizer(
+        analyzer=textmodel.ANALYZERS[analyzer], sublinear_tf=True, min_df=min_df, max_features=max_features
+    )
 
 
 def economy_labels(doc: dict) -> list[str]:
@@ -49,7 +52,7 @@ def train_economy(docs: list[dict], out: Path) -> None:
     from sklearn.multiclass import OneVsRestClassifier
     from sklearn.preprocessing import MultiLabelBinarizer
 
-    vec = vectorizer(ECONOMY_FEATURES)
+    vec = vectorizer("terms", ECONOMY_FEATURES)
     x = vec.fit_transform([story_text(d) for d in docs])
     binarizer = MultiLabelBinarizer()
     y = binarizer.fit_transform([economy_labels(d) for d in docs])
@@ -64,6 +67,7 @@ def train_economy(docs: list[dict], out: Path) -> None:
         weights=weights,
         bias=bias,
         link="sigmoid",
+        analyzer="terms",
     )
     print(f"{out}: {len(binarizer.classes_)} topics, {x.shape[1]} terms, {x.shape[0]} stories")
 
@@ -85,7 +89,7 @@ def train_branches(docs: list[dict], out: Path) -> None:
     from sklearn.model_selection import cross_val_predict
     from sklearn.naive_bayes import ComplementNB
 
-    vec = vectorizer()
+    vec = vectorizer("words", min_df=1)
     x = vec.fit_transform([story_text(d) for d in docs])
     labels = [d["class"] for d in docs]
     classes = sorted(set(labels))
@@ -101,6 +105,7 @@ def train_branches(docs: list[dict], out: Path) -> None:
         bias=np.zeros(len(classes)),
         link="softmax",
         temperature=fitted_temperature(apart, y),
+        analyzer="words",
     )
     print(f"{out}: branches {classes}, {x.shape[1]} terms, {x.shape[0]} stories")
 

@@ -1,7 +1,8 @@
 """Linear text classifiers, scored with NumPy alone: a story becomes TF-IDF weights over a
 fixed list of terms (words and word pairs), and each class scores ``weights · x + bias``.
 
-The weights are learned offline by ``python -m tools.train_subjects`` (scikit-learn, from
+``words`` alone serve where pairs are too sparse to learn from (the few thousand stories of
+general news). The weights are learned offline by ``python -m tools.train_subjects`` (scikit-learn, from
 labelled newswire) and stored in one small ``.npz`` file per model; ``terms`` is the one
 tokeniser both training and tagging use, so what is measured is what runs.
 """
@@ -39,6 +40,7 @@ class LinearTextModel:
     bias: np.ndarray  # (classes,)
     link: str
     temperature: float = 1.0
+    analyzer: str = "terms"  # "terms" (words and pairs) or "words"
 
     @classmethod
     def load(cls, path: Path) -> LinearTextModel:
@@ -52,11 +54,12 @@ class LinearTextModel:
                 bias=data["bias"].astype(np.float32),
                 link=str(data["link"]),
                 temperature=float(data["temperature"]),
+                analyzer=str(data["analyzer"]),
             )
 
     def vector(self, text: str) -> tuple[np.ndarray, np.ndarray]:
         """Sparse TF-IDF of ``text`` (sublinear term frequency, unit length): columns, values."""
-        counts = Counter(self.index[t] for t in terms(text) if t in self.index)
+        counts = Counter(self.index[t] for t in ANALYZERS[self.analyzer](text) if t in self.index)
         if not counts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
         columns = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
@@ -74,7 +77,12 @@ class LinearTextModel:
         return {c: float(v) for c, v in zip(self.classes, p, strict=True)}
 
 
-def save(path: Path, *, classes, terms_list, idf, weights, bias, link: str, temperature: float = 1.0) -> None:
+ANALYZERS = {"terms": terms, "words": words}
+
+
+def save(
+    path: Path, *, classes, terms_list, idf, weights, bias, link: str, temperature: float = 1.0, analyzer: str = "terms"
+) -> None:
     np.savez_compressed(
         path,
         classes=np.array(classes),
@@ -84,4 +92,5 @@ def save(path: Path, *, classes, terms_list, idf, weights, bias, link: str, temp
         bias=np.asarray(bias, dtype=np.float32),
         link=np.array(link),
         temperature=np.array(temperature, dtype=np.float32),
+        analyzer=np.array(analyzer),
     )
