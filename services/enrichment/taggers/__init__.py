@@ -13,15 +13,15 @@ import time
 from typing import Any
 
 from services.enrichment.taggers.budget import BudgetExceeded, time_budget
-from services.enrichment.taggers.datelines import Dateline, find_dateline, regions, towns
-from services.enrichment.taggers.entities import Entity, canonical_names, find_entities
+from services.enrichment.taggers.datelines import Dateline, find_dateline, subdivisions, towns
+from services.enrichment.taggers.entities import Entity, canonical_names, find_entities, subdivision_gazetteer
 from services.enrichment.taggers.keywords import keywords
 from services.enrichment.taggers.language import counts, detect_language
 from services.enrichment.taggers.ner import MODEL, MODEL_VERSION, model
 from services.enrichment.taggers.places import find_places, gazetteer, place_for_name
-from services.enrichment.taggers.regions import regions as world_regions
 from services.enrichment.taggers.story_places import find_story_places, geonames_uri
 from services.enrichment.taggers.subjects import classifiers, find_subjects, vocabulary
+from services.enrichment.taggers.world_regions import regions as world_regions
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +32,10 @@ def warm_up() -> None:
     """Load the model, gazetteers and vocabulary once per worker process, not once per story."""
     model()
     gazetteer()
-    regions()
+    subdivisions()
     towns()
     world_regions()
+    subdivision_gazetteer()
     vocabulary()
     classifiers()
     detect_language("warm up the language profiles")

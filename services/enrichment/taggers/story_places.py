@@ -19,7 +19,7 @@ from typing import Any
 from services.enrichment.taggers.datelines import Dateline
 from services.enrichment.taggers.entities import Entity
 from services.enrichment.taggers.places import PlaceEntry, gazetteer, place_for_name
-from services.enrichment.taggers.regions import countries_of_regions_in
+from services.enrichment.taggers.world_regions import countries_of_regions_in
 
 #: the lead: the first characters of the body
 LEAD_CHARS = 250
