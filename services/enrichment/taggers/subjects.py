@@ -10,7 +10,10 @@ was not trained on (docs/benchmarks.md):
    phrases weigh more) — so any of the 1,200 topics can be found, most specific first.
 
 A topic's rank is its evidence weighted by how likely its branch is: a specific topic the
-cues support inside the likely branch comes first, then the branch itself. Both classifiers
+cues support inside the likely branch comes first, then the branch itself; in a business
+story the economic classifier's best topic is always kept, and a broad topic's cues count for
+less than a narrow one's. The constants were set on the training part only, by simulating
+the tagger with out-of-fold classifier outputs. Both classifiers
 are rebuilt by ``python -m tools.train_subjects``; each subject says what gave it
 (``matched``) and lists its broader topics, so a filter on a topic finds its narrower ones.
 """
@@ -41,6 +44,10 @@ MIN_RANK = 0.2
 MIN_ECONOMY = 0.25
 #: an economic topic's branch weight at least this: that classifier knows business stories better than the branch one
 ECONOMY_FLOOR = 0.5
+#: in a story at least this likely to be business, the economic classifier's best topic is kept whatever its probability
+BEST_ECONOMY_WHEN = 0.6
+#: a cue topic's strength by its depth in the vocabulary: top level, second level, deeper
+DEPTH_FACTOR = (0.6, 0.8, 1.0)
 #: the branch's own topic ranks below a specific one the evidence supports
 BRANCH_RANK = 0.6
 #: the classifier's branches of general news -> the top-level Media Topics each covers, the default first
@@ -155,12 +162,15 @@ def branch_weight(qcode: str, branches: dict[str, float]) -> float:
     return OTHER_BRANCH_WEIGHT * (1 - max(branches.values()))
 
 
-def economy_candidates(text: str, branches: dict[str, float]) -> list[Candidate]:
+def economy_candidates(economy: dict[str, float], branches: dict[str, float]) -> list[Candidate]:
+    """Economic topics the classifier is fairly sure of; in a business story, its best guess too."""
     weight = max(branches["business"], ECONOMY_FLOOR)
+    best = max(economy, key=economy.__getitem__)
+    business_story = branches["business"] >= BEST_ECONOMY_WHEN
     return [
         Candidate(qcode, weight * (0.4 + 0.6 * p), p, ["(classifier)"])
-        for qcode, p in classifiers().economy.probabilities(text).items()
-        if p >= MIN_ECONOMY
+        for qcode, p in economy.items()
+        if p >= MIN_ECONOMY or (business_story and qcode == best)
     ]
 
 
@@ -171,6 +181,8 @@ def cue_candidates(text: str, branches: dict[str, float]) -> list[Candidate]:
         if score < CUE_THRESHOLD:
             continue
         strength = score / (score + CUE_THRESHOLD)  # 0.5 at the threshold, towards 1 with more evidence
+        # a broad topic's cues ("profit", "economic") say less than a narrow one's
+        strength *= DEPTH_FACTOR[min(2, len(vocabulary().topics[qcode].broader))]
         confidence = min(0.95, 0.3 + 0.15 * len(matched[qcode]) + 0.05 * math.log1p(score))
         out.append(
             Candidate(qcode, branch_weight(qcode, branches) * (0.4 + 0.6 * strength), confidence, matched[qcode])
@@ -190,8 +202,9 @@ def branch_candidates(branches: dict[str, float], found: list[Candidate]) -> lis
 
 def find_subjects(text: str) -> list[dict]:
     """A story's topics, most relevant first; the first line of ``text`` is the headline."""
+    economy = classifiers().economy.probabilities(text)
     branches = classifiers().branches.probabilities(text)
-    found = economy_candidates(text, branches) + cue_candidates(text, branches)
+    found = economy_candidates(economy, branches) + cue_candidates(text, branches)
     best: dict[str, Candidate] = {}
     for c in found + branch_candidates(branches, found):
         if c.rank >= MIN_RANK and (c.qcode not in best or c.rank > best[c.qcode].rank):
