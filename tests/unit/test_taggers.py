@@ -191,3 +191,7 @@ def test_located_comes_from_the_editor_or_the_dateline():
     }
     assert tag_text("Talks resumed.", located="Bishkek")["located"]["code"] == "KG"
     assert tag_text("Talks resumed.")["located"] is None
+
+
+def test_airport_codes_and_tickers_are_not_places():
+    assert find_places("POTOMAC ELECTRIC <POM> said. The LON office.") == []

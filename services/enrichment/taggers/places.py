@@ -85,6 +85,12 @@ def _add_cities(gaz: Gazetteer, cities: list[dict], not_cities: set[str]) -> Non
         gaz.add(name, PlaceEntry(name, "city", city["countrycode"], city["geonameid"]))
 
 
+def _usable_alternate(name: str) -> bool:
+    """An ASCII name that starts with a capital, and not a code: GeoNames lists airport codes
+    ("POM" for Port Moresby) among the alternate names, and tickers look the same."""
+    return name.isascii() and name[:1].isupper() and not (name.isupper() and len(name) <= 4)
+
+
 def _add_capitals(gaz: Gazetteer, cities: list[dict], countries: dict, not_cities: set[str]) -> None:
     """Capitals win over same-named cities elsewhere, under every ASCII alternate name."""
     capitals = {(info["capital"], code) for code, info in countries.items() if info.get("capital")}
@@ -97,7 +103,7 @@ def _add_capitals(gaz: Gazetteer, cities: list[dict], countries: dict, not_citie
             gaz.add(capital, entry, overwrite=True)
             gaz.add(city["name"], entry, overwrite=True)
             for alt in names:
-                if alt.isascii() and alt[:1].isupper() and alt not in not_cities:
+                if _usable_alternate(alt) and alt not in not_cities:
                     gaz.add(alt, entry)
 
 
