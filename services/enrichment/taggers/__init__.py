@@ -20,12 +20,12 @@ from services.enrichment.taggers.language import counts, detect_language
 from services.enrichment.taggers.ner import MODEL, MODEL_VERSION, model
 from services.enrichment.taggers.places import find_places, gazetteer, place_for_name
 from services.enrichment.taggers.story_places import find_story_places, geonames_uri
-from services.enrichment.taggers.subjects import classifiers, find_subjects, vocabulary
+from services.enrichment.taggers.subjects import classifiers, classifiers_version, find_subjects, vocabulary
 from services.enrichment.taggers.world_regions import regions as world_regions
 
 log = logging.getLogger(__name__)
 
-TAGGER_VERSION = f"newswire-2 ({MODEL} {MODEL_VERSION} + rules)"
+TAGGER_VERSION = f"newswire-3 ({MODEL} {MODEL_VERSION} + rules; subject classifiers {classifiers_version()})"
 
 
 def warm_up() -> None:

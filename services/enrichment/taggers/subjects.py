@@ -20,6 +20,7 @@ are rebuilt by ``python -m tools.train_subjects``; each subject says what gave i
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
@@ -110,6 +111,14 @@ def vocabulary() -> Vocabulary:
     # a final word may take a plural "s"/"es"
     pattern = re.compile(rf"\b({alternation})(?:e?s)?\b")
     return Vocabulary(topics, {c: list(q.items()) for c, q in cues.items()}, pattern)
+
+
+def classifiers_version() -> str:
+    """A short digest of the classifiers' weights: stored tags say which ones made them."""
+    digest = hashlib.sha256()
+    for name in ("branches.npz", "economy.npz"):
+        digest.update((DATA / name).read_bytes())
+    return digest.hexdigest()[:10]
 
 
 @dataclass(frozen=True)
