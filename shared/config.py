@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -11,8 +12,15 @@ from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
+def _secrets_dir() -> str | None:
+    """Compose ``secrets:`` arrive as files in /run/secrets (or ``NEWSWIRE_SECRETS_DIR``), one per
+    setting: a file ``newswire_database_url`` sets ``database_url``. Environment variables win."""
+    path = os.environ.get("NEWSWIRE_SECRETS_DIR", "/run/secrets")
+    return path if Path(path).is_dir() else None
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSWIRE_", extra="ignore", secrets_dir=_secrets_dir())
 
     env: Literal["development", "production"] = "development"
     data_dir: Path = Path(".newswire")
@@ -51,7 +59,27 @@ class Settings(BaseSettings):
     max_tries: int = 5
     #: Time one tagger may take on one story; past it the story goes on without that tagger's tags.
     tagger_budget_seconds: float = 10.0
+    #: Every Redis call (broker, API, scheduler) gives up after this: a Redis that accepts
+    #: connections and never answers must not hang a request or a sweep.
+    redis_socket_timeout_seconds: float = 1.0
+    redis_connect_timeout_seconds: float = 1.0
+    #: After a failed send to the broker, the API leaves sending to the scheduler's sweep this long.
+    broker_backoff_seconds: float = 5.0
+    #: An enrichment pool process that grew past this is replaced after its current story (MiB).
+    enrichment_max_memory_mib: int = 800
+    #: Workers and the scheduler touch a heartbeat file here; ``newswire health <name>`` reads it.
+    heartbeat_dir: Path | None = None
+    #: A heartbeat older than this means the component is not working.
+    heartbeat_max_age_seconds: float = 30.0
+    #: How long a scheduler holds its lease; a second scheduler refuses to start while it is held.
+    scheduler_lease_seconds: float = 30.0
+    #: Port on which a worker or the scheduler serves /metrics (on ``host``); 0: none. The API
+    #: serves its own on its port. ``--metrics-port`` overrides it (several processes on one host).
+    metrics_port: int = 0
     log_level: str = "INFO"
+    #: ``console``: a readable line (the default); ``json``: one JSON object a line, with the
+    #: story, version, delivery, subscriber and request ids wherever they apply (shared/logs.py).
+    log_format: Literal["console", "json"] = "console"
 
     @field_validator("webhook_allowed_networks", mode="before")
     @classmethod

@@ -25,7 +25,7 @@ _engines: dict[tuple[int, str], Engine] = {}
 #: and so never wait for (or hold up) writers.
 READ_ONLY = "newswire_read_only"
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "infra" / "migrations"
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 
 def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:

@@ -68,21 +68,42 @@ def _claim(session: Session, event_id: int) -> bool:
 def relay(event_ids: Iterable[int]) -> int:
     """Send the given events (after their transaction committed). Returns how many were sent.
     Never raises: whatever fails here is left to the scheduler's sweep, because the change
-    itself is already safe in the database."""
+    itself is already safe in the database. While the broker is resting after a failure, nothing
+    is claimed; an event whose send failed is released at once, so the sweep's next pass may
+    send it (only a relay that died mid-send leaves a lease to run out)."""
     sent = 0
     for event_id in event_ids:
+        if queue.resting():
+            break
         try:
-            with session_scope() as session:
-                if not _claim(session, event_id):
-                    continue
-                event = session.get(OutboxEvent, event_id)
-            queue.send(TASK_FOR_EVENT[event.kind], event.version_id, event.priority)
-            with session_scope() as session:
-                session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
-            sent += 1
-        except Exception:  # broker or database trouble: the lease runs out and the sweep tries again
+            sent += _relay_one(event_id)
+        except Exception:  # broker or database trouble: the sweep tries again
             log.warning("outbox event %s not sent; the sweep will retry", event_id, exc_info=True)
+            _release(event_id)
     return sent
+
+
+def _relay_one(event_id: int) -> int:
+    with session_scope() as session:
+        if not _claim(session, event_id):
+            return 0
+        event = session.get(OutboxEvent, event_id)
+    queue.send(TASK_FOR_EVENT[event.kind], event.version_id, event.priority)
+    with session_scope() as session:
+        session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
+    return 1
+
+
+def _release(event_id: int) -> None:
+    try:
+        with session_scope() as session:
+            session.exec(
+                update(OutboxEvent)
+                .where(OutboxEvent.id == event_id, OutboxEvent.sent_at.is_(None))
+                .values(lease_until=None)
+            )
+    except Exception:  # the database is the trouble: the lease runs out instead
+        log.warning("outbox event %s keeps its lease until it runs out", event_id, exc_info=True)
 
 
 def relay_unsent(limit: int = 500) -> int:

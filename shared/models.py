@@ -197,6 +197,15 @@ class IdempotencyRecord(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class Lease(SQLModel, table=True):
+    """A role that exactly one process may hold at a time (the scheduler): held until
+    ``expires_at`` and renewed by its holder; another may take it only once it has run out."""
+
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+
+
 class StoryTag(SQLModel, table=True):
     """The story's place codes and Media Topic qcodes (with every broader topic), from its
     newest tagged version and the editors' changes: what the story list filters on."""

@@ -7,6 +7,7 @@ message priority so that flash stories (urgency 1-2) are fetched before routine 
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 
 from celery import Celery
@@ -36,8 +37,14 @@ def priority_for_urgency(urgency: int) -> int:
 
 
 def make_celery(broker_url: str | None = None) -> Celery:
-    app = Celery("newswire", broker=broker_url or get_settings().broker_url)
+    settings = get_settings()
+    app = Celery("newswire", broker=broker_url or settings.broker_url)
     app.conf.update(
+        # A Redis that accepts connections and never answers fails each call within these.
+        broker_connection_timeout=settings.redis_connect_timeout_seconds,
+        # A worker that lost the broker mid-task gives the task back instead of finishing it blind
+        # (the message is redelivered; the tries counter and the outbox keep this safe).
+        worker_cancel_long_running_tasks_on_connection_loss=True,
         task_routes=TASK_ROUTES,
         task_default_queue="publish",
         task_acks_late=True,
@@ -52,12 +59,18 @@ def make_celery(broker_url: str | None = None) -> Celery:
             "priority_steps": list(range(10)),
             "sep": ":",
             "queue_order_strategy": "priority",
+            "socket_timeout": settings.redis_socket_timeout_seconds,
+            "socket_connect_timeout": settings.redis_connect_timeout_seconds,
+            "socket_keepalive": True,
+            "health_check_interval": 10,
         },
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-        task_send_sent_event=False,
+        # events on: Flower and `celery events` see the workers, and each worker's event heartbeat
+        # (every 2 s) is what its healthcheck reads (shared.heartbeat)
+        worker_send_task_events=True,
+        task_send_sent_event=True,
     )
     return app
 
@@ -65,10 +78,35 @@ def make_celery(broker_url: str | None = None) -> Celery:
 _app: Celery | None = None
 
 
+class BrokerUnavailable(RuntimeError):
+    """The broker failed a moment ago; what was to be sent stays for the scheduler's sweep."""
+
+
+#: One quick retry at most: whatever is not sent stays in the outbox, and the sweep sends it.
+SEND_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
+_broker_failed_at: float | None = None
+
+
+def resting() -> bool:
+    """True for ``broker_backoff_seconds`` after a failed send: callers leave work for the sweep."""
+    return (
+        _broker_failed_at is not None and time.monotonic() - _broker_failed_at < get_settings().broker_backoff_seconds
+    )
+
+
 def send(task_name: str, argument: object, priority: int) -> None:
     """Hand one message (an id, nothing more) to the broker. Every message leaves through here,
-    so the in-process tests replace this one function to record what would be queued."""
-    get_celery().send_task(task_name, args=[argument], priority=priority)
+    so the in-process tests replace this one function to record what would be queued. After a
+    failure, sends fail at once for ``broker_backoff_seconds`` (no request waits on a dead broker)."""
+    global _broker_failed_at
+    if resting():
+        raise BrokerUnavailable("the broker failed a moment ago")
+    try:
+        get_celery().send_task(task_name, args=[argument], priority=priority, retry=True, retry_policy=SEND_RETRY)
+    except Exception:
+        _broker_failed_at = time.monotonic()
+        raise
+    _broker_failed_at = None
 
 
 #: Deliveries per message to the delivery queue.

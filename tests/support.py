@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -169,8 +171,12 @@ class Stack:
     }
     ALL = tuple(SERVICES)
 
+    def broker_url_for(self, redis_url: str) -> str:
+        """The Redis URL the services get (a test may put a proxy in between)."""
+        return redis_url
+
     def start(self, services: tuple[str, ...] = ALL) -> Stack:
-        self.env["NEWSWIRE_REDIS_URL"] = self.redis.start()
+        self.env["NEWSWIRE_REDIS_URL"] = self.broker_url_for(self.redis.start())
         done = newswire(["migrate"], self.env)
         assert done.returncode == 0, done.stderr
         self.editor_key = self.create_key("editor")
@@ -386,3 +392,67 @@ class SlowEndpoint:
     def close(self) -> None:
         self.stop.set()
         self.sock.close()
+
+
+class FreezableProxy:
+    """A TCP proxy on 127.0.0.1 in front of a real server. ``freeze()`` makes it a server that
+    accepts connections and never answers (nothing is read or forwarded either way, on old
+    connections or new ones); ``thaw()`` lets the bytes flow again."""
+
+    def __init__(self, target_port: int):
+        self.target_port = target_port
+        self.frozen = threading.Event()
+        self.closed = threading.Event()
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.sockets: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def freeze(self) -> None:
+        self.frozen.set()
+
+    def thaw(self) -> None:
+        self.frozen.clear()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.closed.is_set():
+            try:
+                client, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            upstream = socket.create_connection(("127.0.0.1", self.target_port))
+            self.sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        source.settimeout(0.1)
+        while not self.closed.is_set():
+            if self.frozen.is_set():
+                time.sleep(0.05)
+                continue
+            try:
+                data = source.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            try:
+                sink.sendall(data)
+            except OSError:
+                break
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def close(self) -> None:
+        self.closed.set()
+        self.listener.close()
+        for sock in self.sockets:
+            with contextlib.suppress(OSError):
+                sock.close()

@@ -8,7 +8,7 @@ import logging
 from sqlalchemy import update
 
 from services.enrichment.taggers import TAGGER_VERSION, tag_story
-from shared import events, lifecycle, tag_index
+from shared import events, lifecycle, logs, metrics, tag_index
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
@@ -46,10 +46,12 @@ def enrich_version(version_id: int) -> list[int]:
         if taken.version is None:
             return taken.event_ids
         headline, located, language, urgency = version.headline, version.located, version.language, version.urgency
-        story_id = version.story_id
+        story_id, received_at = version.story_id, version.received_at
         body = version.body_text or html_to_text(version.body_html or "")
+        logs.bind(story_id=story_id, version=version.version)
 
     tags = tags_for(headline=headline, body=body, located=located, language=language)
+    metrics.tagging(tags.timings_ms, [failure.tagger for failure in tags.failures])
 
     with session_scope() as session:
         result = session.exec(
@@ -62,4 +64,7 @@ def enrich_version(version_id: int) -> list[int]:
         tag_index.reindex(session, story_id)
         event = events.record(session, "version.enriched", version_id, urgency)
         session.flush()
-        return [event.id]
+        event_ids = [event.id]
+    metrics.story_stage("enriched", received_at)
+    log.info("version enriched", extra={"places": len(tags.places), "subjects": len(tags.subjects)})
+    return event_ids

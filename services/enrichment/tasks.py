@@ -6,7 +6,7 @@ from celery.signals import worker_init
 
 from services.enrichment import service
 from services.enrichment.taggers import warm_up
-from shared import events
+from shared import events, logs
 from shared.queue import get_celery
 
 app = get_celery()
@@ -19,4 +19,5 @@ def _load_taggers(**_kwargs) -> None:
 
 @app.task(name="enrichment.tag_version")
 def tag_version(version_id: int) -> None:
-    events.relay(service.enrich_version(version_id))
+    with logs.bound(version_id=version_id):  # the service binds the story id and version number
+        events.relay(service.enrich_version(version_id))

@@ -6,11 +6,11 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from services.ingest import errors, health, webhooks
+from services.ingest import errors, health, metrics, webhooks
 from services.ingest.deliveries.router import router as deliveries
 from services.ingest.feed.router import router as feed
 from services.ingest.keys.router import router as keys
-from services.ingest.middleware import BodyLimitMiddleware
+from services.ingest.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from services.ingest.stories.router import router as stories
 from services.ingest.subscribers.router import router as subscribers
 from shared.config import get_settings
@@ -32,9 +32,11 @@ def operation_id(route: APIRoute) -> str:
 def create_app() -> FastAPI:
     app = FastAPI(title="Newswire", version="1", description=DESCRIPTION, generate_unique_id_function=operation_id)
     app.add_middleware(BodyLimitMiddleware, max_bytes=get_settings().max_request_bytes)
+    app.add_middleware(RequestIdMiddleware)  # outermost: a refused body is logged with its id too
     errors.install(app)
     for router in (health.router, stories, subscribers, deliveries, feed, keys):
         app.include_router(router)
+    metrics.install(app)
     webhooks.document(app)
     app.openapi = _openapi(app)
     return app

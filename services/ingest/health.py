@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shared import db
 from shared.config import get_settings
@@ -19,6 +19,7 @@ class Health(BaseModel):
 
 class Readiness(BaseModel):
     ready: bool
+    status: str = Field(description="ok, degraded (the broker does not answer: stories are still accepted) or unready")
     checks: dict[str, str]
 
 
@@ -36,12 +37,25 @@ def _check(probe) -> str:
         return f"error: {exc.__class__.__name__}"
 
 
+def _redis_ping() -> None:
+    settings = get_settings()
+    client = redis.Redis.from_url(
+        settings.broker_url,
+        socket_timeout=settings.redis_socket_timeout_seconds,
+        socket_connect_timeout=settings.redis_connect_timeout_seconds,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
 @router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
 def readyz() -> JSONResponse:
-    """The database and Redis answer (503 and which one failed, otherwise)."""
-    checks = {
-        "database": _check(db.ping),
-        "redis": _check(lambda: redis.Redis.from_url(get_settings().broker_url, socket_timeout=2).ping()),
-    }
-    ready = all(v == "ok" for v in checks.values())
-    return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "checks": checks})
+    """Ready when the database answers (503 otherwise). A broker that does not answer makes the
+    API *degraded*, not unready: stories are still stored with their outbox events, and the
+    scheduler sends them when the broker is back."""
+    checks = {"database": _check(db.ping), "redis": _check(_redis_ping)}
+    ready = checks["database"] == "ok"
+    status = "unready" if not ready else "ok" if checks["redis"] == "ok" else "degraded"
+    return JSONResponse(status_code=200 if ready else 503, content={"ready": ready, "status": status, "checks": checks})

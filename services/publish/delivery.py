@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from services.publish.channels.webhook import SendResult, event_body
+from shared import metrics
 from shared.config import Settings
 from shared.db import session_scope
 from shared.models import (
@@ -73,6 +74,10 @@ class Outgoing:
     attempt_no: int
     attempt_limit: int
     body: bytes
+    #: When the POST of the version arrived (the ``delivered`` stage is timed from it).
+    received_at: datetime | None = None
+    #: The version's number (for the log line of the attempt).
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,8 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
             s.c.active,
             s.c.deleted_at,
             v.c.kind,
+            v.c.received_at,
+            d.c.version,
             t.c.killed_at,
         )
         .join(s, s.c.id == d.c.subscriber_id)
@@ -252,6 +259,8 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
                 row.attempts + 1,
                 row.attempt_limit,
                 bodies[row.version_id],
+                row.received_at,
+                row.version,
             )
         _apply(connection, decisions)
     return outgoing
@@ -340,7 +349,38 @@ def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
         recorded.outcomes = {a.outgoing.delivery_id: o for o, g in held.items() for a, _ in g}
         recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in held.get("delivered", [])], now)
         _track_subscribers(connection, held, settings, now)
+    for attempt in attempts:  # once committed
+        outcome = recorded.outcomes.get(attempt.outgoing.delivery_id, "lease_lost")
+        metrics.delivery_attempt(outcome, attempt.result.latency_ms / 1000, attempt.outgoing.received_at)
+    _log_attempts(by_outcome, recorded.outcomes)
     return recorded
+
+
+_LEVELS = {"delivered": logging.INFO, "retry": logging.WARNING, "gone": logging.WARNING, "failed": logging.ERROR}
+
+
+def _log_attempts(by_outcome: dict[str, list[tuple[Attempt, dict[str, Any]]]], written: dict[str, str]) -> None:
+    """One ``delivery attempted`` line per attempt, once committed: its outcome (delivered, retry,
+    failed, gone; ``lease_lost`` when its lease had run out and the result changed nothing)."""
+    for outcome, group in by_outcome.items():
+        for attempt, values in group:
+            out, result = attempt.outgoing, attempt.result
+            held = out.delivery_id in written
+            retry_at = values.get("next_attempt_at") if held else None
+            fields = {
+                "delivery_id": out.delivery_id,
+                "subscriber_id": out.subscriber_id,
+                "story_id": out.story_id,
+                "version": out.version,
+                "outcome": outcome if held else "lease_lost",
+                "attempt": out.attempt_no,
+                "status_code": result.status_code,
+                "latency_ms": round(result.latency_ms, 1),
+                "error": result.error,
+                "next_attempt_at": isoformat(retry_at) if retry_at else None,
+            }
+            level = _LEVELS[outcome] if held else logging.WARNING
+            log.log(level, "delivery attempted", extra={k: v for k, v in fields.items() if v is not None})
 
 
 def _attempt_row(attempt: Attempt) -> dict[str, Any]:

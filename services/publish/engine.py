@@ -32,6 +32,7 @@ from typing import Any, Generic, TypeVar
 
 from services.publish import delivery
 from services.publish.channels import webhook
+from shared import logs
 from shared.config import Settings, get_settings
 from shared.timeutil import utcnow
 
@@ -135,7 +136,7 @@ class DeliveryEngine:
         asyncio.set_event_loop(self.loop)
         self.loop.run_until_complete(self._open())
         self._ready.set()
-        self.loop.create_task(self._keep_queued())
+        self.keeper = self.loop.create_task(self._keep_queued())
         self.loop.run_forever()
 
     async def _open(self) -> None:
@@ -164,6 +165,8 @@ class DeliveryEngine:
         self.database.shutdown(wait=True)
 
     async def _close(self, grace: float) -> None:
+        self.keeper.cancel()  # ended, not left pending (asyncio would log an error for it)
+        await asyncio.gather(self.keeper, return_exceptions=True)
         if self.tasks:
             await asyncio.wait(self.tasks, timeout=grace)
         await self.session.close()
@@ -202,7 +205,8 @@ class DeliveryEngine:
     # -- in the loop ----------------------------------------------------------------------
 
     def _spawn(self, due: delivery.Due) -> None:
-        task = self.loop.create_task(self._deliver(due))
+        ids = logs.fresh_context(delivery_id=due.delivery_id, subscriber_id=due.subscriber_id)
+        task = self.loop.create_task(self._deliver(due), context=ids)  # its log lines carry these
         self.tasks.add(task)
         task.add_done_callback(lambda t, d=due: self._finished(t, d))
 
@@ -233,6 +237,7 @@ class DeliveryEngine:
         outgoing = await self.claims.call(due.delivery_id)
         if outgoing is None:
             return []
+        logs.bind(story_id=outgoing.story_id, version=outgoing.version)
         started = utcnow()
         headers = webhook.signed_headers(outgoing.secrets, outgoing.message_id, outgoing.body)
         result = await webhook.send(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from pydantic import ValidationError
 from sqlalchemy import insert, or_, update
@@ -18,7 +19,7 @@ from sqlmodel import Session, select
 
 from services.publish.delivery import Due
 from services.publish.formats import ninjs
-from shared import db, lifecycle, queue
+from shared import db, lifecycle, logs, metrics, queue
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.filters import SubscriberFilters, VersionFacts, facts_of, matches
@@ -48,6 +49,8 @@ class Rendered:
 
     deliveries: list[tuple[Due, int]] = field(default_factory=list)  # with their queue priority
     event_ids: list[int] = field(default_factory=list)
+    #: When the POST of the version arrived, if this render published it.
+    published_received_at: datetime | None = None
 
 
 def render_version(version_id: int) -> Rendered:
@@ -60,6 +63,7 @@ def render_version(version_id: int) -> Rendered:
         if ready is None:
             return Rendered()
         _story, version = ready
+        logs.bind(story_id=version.story_id, version=version.version)
         if version.embargoed_until and version.embargoed_until > utcnow():
             _park(session, version)
             return Rendered()
@@ -68,7 +72,11 @@ def render_version(version_id: int) -> Rendered:
             return Rendered(event_ids=taken.event_ids)
     with session_scope() as session:
         ready = _ready(session, version_id)
-        return Rendered() if ready is None else _publish(session, *ready)
+        rendered = Rendered() if ready is None else _publish(session, *ready)
+    if rendered.published_received_at is not None:
+        metrics.story_stage("published", rendered.published_received_at)
+        log.info("version published", extra={"deliveries": len(rendered.deliveries)})
+    return rendered
 
 
 def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
@@ -143,7 +151,7 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
         tags=envelope.tags,
     )
     dues = _create_deliveries(session, version, audience(session, version, facts), now)
-    return Rendered(dues, lifecycle.wake_next(session, version.story_id))
+    return Rendered(dues, lifecycle.wake_next(session, version.story_id), version.received_at)
 
 
 def _create_deliveries(session: Session, version: StoryVersion, subscribers: set[str], now) -> list[tuple[Due, int]]:

@@ -5,7 +5,7 @@
 2. Drop duplicates by ``webhook-id``: delivery is at least once, so the same message may
    arrive twice; it must take effect once. Mark an id as seen only after the story was used:
    if using it fails, answer 5xx and the retry (same id) is used then.
-3. Use the story: here, append it to a JSON-lines file (optional) and print one line.
+3. Use the story: here, append it to a JSON-lines file (optional) and log one line.
 
 Run it: ``newswire receiver --port 8001 --secret whsec_...``
 """
@@ -13,12 +13,14 @@ Run it: ``newswire receiver --port 8001 --secret whsec_...``
 from __future__ import annotations
 
 import json
-import sys
+import logging
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+log = logging.getLogger(__name__)
 
 
 class Receiver(ThreadingHTTPServer):
@@ -64,10 +66,12 @@ class Handler(BaseHTTPRequestHandler):
         if self.server.out:
             with self.server.out.open("a") as fh:
                 fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")
-        print(
-            f"received {event['type']} story={story_id} v{item['version']} "
-            f'"{headline}" places={places} (signature verified)',
-            flush=True,
+        log.info(
+            'received %s "%s" places=%s (signature verified)',
+            event["type"],
+            headline,
+            places,
+            extra={"story_id": story_id, "version": _number(item["version"]), "webhook_id": message_id},
         )
 
     def answer(self, status: int, text: str) -> None:
@@ -78,13 +82,18 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, *_args) -> None:  # keep stdout to one line per story
+    def log_message(self, *_args) -> None:  # keep the log to one line per story
         return
+
+
+def _number(version: object) -> object:
+    """ninjs carries the version as a string; logs show it as a number, as the pipeline's do."""
+    return int(version) if isinstance(version, str) and version.isdigit() else version
 
 
 def serve(port: int, secret: str, out: Path | None = None) -> None:
     server = Receiver(port, secret, out)
-    print(f"receiver listening on http://127.0.0.1:{port}/webhooks", file=sys.stderr, flush=True)
+    log.info("receiver listening on http://127.0.0.1:%d/webhooks", port)
     try:
         server.serve_forever()
     finally:

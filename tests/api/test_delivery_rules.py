@@ -1,6 +1,7 @@
 """The delivery rules on a real database, without a network: which claimed deliveries go,
 wait, are held or withdrawn; results fenced by their lease; outcomes and back-off."""
 
+import logging
 from datetime import timedelta
 
 from sqlalchemy import func, update
@@ -128,3 +129,27 @@ def test_only_versions_parked_for_an_earlier_one_are_woken(api):
     out = delivery.claim([first.id], settings=get_settings())[first.id]
     recorded = delivery.record([delivery.Attempt(out, utcnow(), OK)], settings=get_settings())
     assert recorded.follow_ups == []  # its own back-off stands
+
+
+def test_each_attempt_logs_its_outcome_with_its_ids(api, caplog):
+    story_id, (site,) = published(api)
+    (row,) = deliveries(story_id)
+    first = delivery.claim([row.id], settings=get_settings())[row.id]
+    caplog.set_level(logging.INFO, logger="services.publish.delivery")
+    delivery.record([delivery.Attempt(first, utcnow(), UNAVAILABLE)], settings=get_settings())
+    with db.session_scope() as session:  # due again at once, and a worker's lease that ran out
+        session.exec(update(Delivery).values(next_attempt_at=utcnow(), lease_until=None))
+    second = delivery.claim([row.id], settings=get_settings())[row.id]
+    delivery.record([delivery.Attempt(first, utcnow(), OK)], settings=get_settings())  # the stale lease
+    last = delivery.Outgoing(**{**second.__dict__, "attempt_no": get_settings().delivery_max_attempts})
+    delivery.record([delivery.Attempt(last, utcnow(), UNAVAILABLE)], settings=get_settings())
+    lines = [r for r in caplog.records if r.getMessage() == "delivery attempted"]
+    assert [(r.outcome, r.levelname, r.status_code) for r in lines] == [
+        ("retry", "WARNING", 503),
+        ("lease_lost", "WARNING", 200),
+        ("failed", "ERROR", 503),
+    ]
+    for line in lines:
+        assert (line.delivery_id, line.subscriber_id, line.story_id, line.version) == (row.id, site, story_id, 1)
+    assert lines[0].attempt == 1 and lines[0].error == "HTTP 503" and lines[0].next_attempt_at
+    assert not hasattr(lines[2], "next_attempt_at")

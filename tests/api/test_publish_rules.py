@@ -181,9 +181,9 @@ def test_a_failed_kill_shows_as_failed_and_can_be_retried(api, monkeypatch):
     mark_delivered(deliveries(story["id"])[0].id)
     api.editor.post(f"/v1/stories/{story['id']}/kill", json={"reason": "Legal"})
     refuse = ninjs.InvalidNinjs("pubStatus: not one of the allowed values")
-    monkeypatch.setattr(ninjs, "render", lambda *_: (_ for _ in ()).throw(refuse))  # a renderer that refuses
-    render(story["id"], 2)
-    monkeypatch.undo()
+    with monkeypatch.context() as patched:  # a renderer that refuses (only here: the queue recorder stays)
+        patched.setattr(ninjs, "render", lambda *_: (_ for _ in ()).throw(refuse))
+        render(story["id"], 2)
     assert api.editor.get(f"/v1/stories/{story['id']}").json()["status"] == "failed"
     listed = api.editor.get("/v1/stories", params={"status": "failed"}).json()["items"]
     assert [s["id"] for s in listed] == [story["id"]]

@@ -10,13 +10,13 @@ from tests.support import PostgresDatabase, ScriptedEndpoint, Stack
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("NEWSWIRE_TEST_POSTGRES_URL") else [])
 
 
-def running_stack(backend: str, folder, services=Stack.ALL, extra_env=None):
+def running_stack(backend: str, folder, services=Stack.ALL, extra_env=None, stack_class=Stack):
     pg = None
     url = None
     if backend == "postgres":
         pg = PostgresDatabase(os.environ["NEWSWIRE_TEST_POSTGRES_URL"])
         url = pg.create()
-    running = Stack(folder, url, extra_env)
+    running = stack_class(folder, url, extra_env)
     try:
         yield running.start(services)
     finally:

@@ -19,9 +19,13 @@ def test_message_lost_in_redis_is_requeued_from_the_database(stack, site):
     try:
         with stack.client(stack.editor_key) as api:
             story = api.post("/v1/stories", json={"headline": "Lost message", "body_text": "Talks in Astana."}).json()
-        # The API relays before it answers 202, so the message is in Redis now; lose it.
+        # The API relays right after it answered 202: once the message is in Redis, lose it.
         broker = redis.Redis.from_url(stack.env["NEWSWIRE_REDIS_URL"])
-        assert any(key.startswith(b"enrichment") for key in broker.keys())
+        wait_for(
+            lambda: any(key.startswith(b"enrichment") for key in broker.keys()),
+            timeout=10,
+            what="the story's message to reach Redis",
+        )
         broker.flushall()
     finally:
         stack.restart("enrichment")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Query, Request
 
 from services.ingest import cursors, errors
 from services.ingest.auth import Admin
@@ -64,8 +64,9 @@ def list_subscriber_deliveries(
     return _page(request, service.DeliveryFilters(subscriber_id, state, story_id), limit, cursor)
 
 
-def _queue(deliveries: list[Delivery]) -> None:
-    queue.send_deliveries([(d.id, d.subscriber_id, d.priority) for d in deliveries])
+def _queue(background: BackgroundTasks, deliveries: list[Delivery]) -> None:
+    """Queue after the response went out (what is not queued is pending, and the sweep queues it)."""
+    background.add_task(queue.send_deliveries, [(d.id, d.subscriber_id, d.priority) for d in deliveries])
 
 
 @router.post(
@@ -74,11 +75,11 @@ def _queue(deliveries: list[Delivery]) -> None:
     response_model=schemas.DeliveryPublic,
     responses=errors.responses(404, 409),
 )
-def redeliver(delivery_id: str, _key: Admin) -> schemas.DeliveryPublic:
+def redeliver(delivery_id: str, _key: Admin, background: BackgroundTasks) -> schemas.DeliveryPublic:
     """Send one delivery again with its webhook-id (held while its subscriber is disabled)."""
     with db.session_scope() as session:
         delivery = service.redeliver(session=session, settings=get_settings(), delivery_id=delivery_id)
-    _queue([delivery])
+    _queue(background, [delivery])
     return schemas.DeliveryPublic.of(delivery, [])
 
 
@@ -88,7 +89,9 @@ def redeliver(delivery_id: str, _key: Admin) -> schemas.DeliveryPublic:
     response_model=schemas.ReplayAccepted,
     responses=errors.responses(404, 422),
 )
-def replay(subscriber_id: str, body: schemas.ReplayRequest, _key: Admin) -> schemas.ReplayAccepted:
+def replay(
+    subscriber_id: str, body: schemas.ReplayRequest, _key: Admin, background: BackgroundTasks
+) -> schemas.ReplayAccepted:
     """Send again what was published in a time range (or of one story): deliveries there go again
     with their webhook-ids, and versions it never had (it was disabled then) go for the first
     time. Sites dedupe on webhook-id, so a replay that overlaps what arrived is harmless."""
@@ -101,5 +104,5 @@ def replay(subscriber_id: str, body: schemas.ReplayRequest, _key: Admin) -> sche
             until=body.until,
             story_id=body.story_id,
         )
-    _queue(done.resent + done.created)
+    _queue(background, done.resent + done.created)
     return schemas.ReplayAccepted(resent=len(done.resent), created=len(done.created))

@@ -4,11 +4,12 @@ events after the transaction commits."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
 
 from services.ingest import cursors, errors
 from services.ingest.auth import Editor
@@ -16,10 +17,11 @@ from services.ingest.common import Links
 from services.ingest.exceptions import Invalid
 from services.ingest.stories import queries, schemas, service
 from services.ingest.stories.status import status_of
-from shared import db, events, mediatopics
+from shared import db, events, logs, mediatopics
 from shared.models import story_uri
 from shared.ninjs import NinjsItem
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/stories", tags=["stories"], responses=errors.responses(401, 403, 500))
 
 IdempotencyKey = Annotated[
@@ -45,22 +47,30 @@ def _accepted(filed: service.Filed) -> schemas.StoryAccepted:
     )
 
 
-def _file(action: Callable[..., service.Filed], **kwargs) -> tuple[schemas.StoryAccepted, bool]:
-    """Run one filing action in a transaction, then relay its events (after commit)."""
+def _file(
+    action: Callable[..., service.Filed], background: BackgroundTasks, **kwargs
+) -> tuple[schemas.StoryAccepted, bool]:
+    """Run one filing action in a transaction; its events are relayed after the response went
+    out, so a slow or dead broker never holds the editor's request (the scheduler's sweep sends
+    whatever the relay could not)."""
     with db.session_scope() as session:
         filed = action(session=session, **kwargs)
         accepted = _accepted(filed)
-    events.relay(filed.event_ids)
+    logs.bind(story_id=accepted.id, version=accepted.version)
+    log.info("story filed" if filed.created else "story filed before (same idempotency key): nothing new")
+    background.add_task(events.relay, filed.event_ids)
     return accepted, filed.created
 
 
 @router.post("", status_code=202, response_model=schemas.StoryAccepted, responses=errors.responses(400, 409, 413, 422))
 def create_story(
-    payload: schemas.StoryCreate, key: Editor, idempotency_key: IdempotencyKey = None
+    payload: schemas.StoryCreate, key: Editor, background: BackgroundTasks, idempotency_key: IdempotencyKey = None
 ) -> schemas.StoryAccepted:
     """File a new story. It goes out as version 1 (`story.published`) once tagged and rendered,
     or when its embargo lifts."""
-    accepted, _ = _file(service.create_story, payload=payload, filed_by=key.name, idempotency_key=idempotency_key)
+    accepted, _ = _file(
+        service.create_story, background, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+    )
     return accepted
 
 
@@ -133,12 +143,18 @@ def update_story(
     payload: schemas.StoryCreate,
     key: Editor,
     response: Response,
+    background: BackgroundTasks,
     idempotency_key: IdempotencyKey = None,
 ) -> schemas.StoryAccepted:
     """Replace the story's content: it goes out as the next version (`story.updated`). Leave out
     `embargoed_until` to keep the story's embargo; send `null` to lift it."""
     accepted, created = _file(
-        service.update_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+        service.update_story,
+        background,
+        story_id=story_id,
+        payload=payload,
+        filed_by=key.name,
+        idempotency_key=idempotency_key,
     )
     if not created and not idempotency_key:
         response.status_code = 200
@@ -147,37 +163,57 @@ def update_story(
 
 @router.post("/{story_id}/corrections", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
 def correct_story(
-    story_id: str, payload: schemas.StoryCorrection, key: Editor, idempotency_key: IdempotencyKey = None
+    story_id: str,
+    payload: schemas.StoryCorrection,
+    key: Editor,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.StoryAccepted:
     """Correct the story: the corrected content and a `note` go out as the next version
     (`story.corrected`, the note in ninjs `edNote`), also to every site that got an earlier one."""
     accepted, _ = _file(
-        service.correct_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+        service.correct_story,
+        background,
+        story_id=story_id,
+        payload=payload,
+        filed_by=key.name,
+        idempotency_key=idempotency_key,
     )
     return accepted
 
 
 @router.post("/{story_id}/kill", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
 def kill_story(
-    story_id: str, payload: schemas.StoryKill, key: Editor, idempotency_key: IdempotencyKey = None
+    story_id: str,
+    payload: schemas.StoryKill,
+    key: Editor,
+    background: BackgroundTasks,
+    idempotency_key: IdempotencyKey = None,
 ) -> schemas.StoryAccepted:
     """Withdraw the story (`story.killed`, ninjs `pubStatus: canceled`, the reason in `edNote`).
     It goes to every site that may hold an earlier version, and to nobody else; versions not yet
     out never go. The story then takes no updates, corrections or tag changes (409)."""
     accepted, _ = _file(
-        service.kill_story, story_id=story_id, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
+        service.kill_story,
+        background,
+        story_id=story_id,
+        payload=payload,
+        filed_by=key.name,
+        idempotency_key=idempotency_key,
     )
     return accepted
 
 
 @router.put("/{story_id}/tags", response_model=schemas.StoryPublic, responses=FILING_ERRORS)
-def set_story_tags(story_id: str, changes: schemas.TagsUpdate, key: Editor) -> schemas.StoryPublic:
+def set_story_tags(
+    story_id: str, changes: schemas.TagsUpdate, key: Editor, background: BackgroundTasks
+) -> schemas.StoryPublic:
     """Set the editors' tag additions and removals. They win over automatic tags, survive
     re-runs of the taggers and carry over to later versions. A published story goes out
     again as a new version with the corrected tags."""
     with db.session_scope() as session:
         event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes, filed_by=key.name)
-    events.relay(event_ids)
+    background.add_task(events.relay, event_ids)
     with db.read_scope() as session:
         return queries.story_view(session=session, story_id=story_id)
 
@@ -207,7 +243,9 @@ def get_story_version(story_id: str, number: VersionNumber, _key: Editor) -> Nin
     response_model=schemas.StoryAccepted,
     responses=errors.responses(404, 409),
 )
-def retry_story_version(story_id: str, number: VersionNumber, _key: Editor) -> schemas.StoryAccepted:
+def retry_story_version(
+    story_id: str, number: VersionNumber, _key: Editor, background: BackgroundTasks
+) -> schemas.StoryAccepted:
     """Send a failed version through the pipeline again (refused once a newer version is out)."""
-    accepted, _ = _file(service.retry_version, story_id=story_id, number=number)
+    accepted, _ = _file(service.retry_version, background, story_id=story_id, number=number)
     return accepted
