@@ -65,6 +65,16 @@ def oldest_unfinished(session: Session, now: datetime) -> dict[str, Any] | None:
     }
 
 
+def unfinished(session: Session) -> dict[str, int]:
+    """Versions on their way, by the state they wait in."""
+    rows = session.exec(
+        select(StoryVersion.state, func.count())
+        .where(StoryVersion.state.not_in(list(FINISHED_STATES)))
+        .group_by(StoryVersion.state)
+    ).all()
+    return {str(state): count for state, count in rows}
+
+
 def outbox(session: Session, now: datetime) -> dict[str, Any]:
     unsent, oldest = session.exec(
         select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))
@@ -107,6 +117,7 @@ def collect(*, settings: Settings) -> dict[str, Any]:
     with db.read_scope() as session:
         found = {
             "oldest_unfinished": oldest_unfinished(session, now),
+            "unfinished": unfinished(session),
             "outbox": outbox(session, now),
             "deliveries": deliveries(session, now),
             "subscribers": subscribers(session, now),
@@ -138,6 +149,8 @@ def render(status: dict[str, Any]) -> None:
         if oldest is None
         else f"{oldest['story_id']} v{oldest['version']} {oldest['state']}, {_seconds(oldest['age_seconds'])} old",
     )
+    waiting = ", ".join(f"{n} {state}" for state, n in sorted(status["unfinished"].items())) or "none"
+    flow.add_row("versions on their way", waiting)
     flow.add_row(
         "outbox unsent", f"{status['outbox']['unsent']} (oldest {_seconds(status['outbox']['oldest_unsent_seconds'])})"
     )
