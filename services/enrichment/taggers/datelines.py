@@ -92,10 +92,10 @@ def region_country(region: str) -> str | None:
 def resolve(city: str, region: str | None) -> tuple[PlaceEntry | None, str | None]:
     """The city's place and the country, the region deciding where it names one."""
     country = region_country(region) if region else None
-    entry = place_for_name(city) or towns().get(folded(city))
-    if country and (entry is None or entry.country_code != country):
-        candidates = [e for e in (place_for_name(city), towns().get(folded(city))) if e and e.country_code == country]
-        entry = candidates[0] if candidates else None
+    candidates = [e for e in (place_for_name(city), towns().get(folded(city))) if e is not None]
+    if country:
+        candidates = [e for e in candidates if e.country_code == country]
+    entry = candidates[0] if candidates else None
     return entry, country or (entry.country_code if entry else None)
 
 
