@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
-from shared import db, events, queue
+from shared import db, events, lag, queue
 from shared.config import Settings
-from shared.models import FINISHED_STATES, Delivery, DeliveryState, Lease, OutboxEvent, StoryVersion, Subscriber
+from shared.models import FINISHED_STATES, Lease, StoryVersion, Subscriber
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -76,16 +76,12 @@ def unfinished(session: Session) -> dict[str, int]:
 
 
 def outbox(session: Session, now: datetime) -> dict[str, Any]:
-    unsent, oldest = session.exec(
-        select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))
-    ).one()
+    unsent, oldest = lag.unsent_events(session)
     return {"unsent": unsent, "oldest_unsent_seconds": _age(oldest, now)}
 
 
 def deliveries(session: Session, now: datetime) -> dict[str, Any]:
-    pending, oldest = session.exec(
-        select(func.count(), func.min(Delivery.created_at)).where(Delivery.state == DeliveryState.pending)
-    ).one()
+    pending, oldest = lag.pending_deliveries(session)
     return {"pending": pending, "oldest_pending_seconds": _age(oldest, now)}
 
 

@@ -29,9 +29,9 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Connection, and_, func, select
 
-from shared import queue
+from shared import lag, queue
 from shared.db import read_scope
-from shared.models import Delivery, DeliveryState, OutboxEvent, PubStatus, Story, StoryVersion, VersionState
+from shared.models import Delivery, DeliveryState, PubStatus, Story, StoryVersion, VersionState
 from shared.timeutil import as_utc, utcnow
 
 log = logging.getLogger(__name__)
@@ -206,9 +206,7 @@ class PipelineCollector:
             _by_key(_counts(conn, Delivery.state), DeliveryState),
         )
         yield from self._pending(conn, now)
-        unsent, oldest = conn.execute(
-            select(func.count(), func.min(OutboxEvent.created_at)).where(OutboxEvent.sent_at.is_(None))
-        ).one()
+        unsent, oldest = lag.unsent_events(conn)
         yield _gauge("newswire_outbox_unsent_events", "Outbox events not yet handed to the queue", [], [((), unsent)])
         yield _gauge(
             "newswire_outbox_oldest_unsent_event_age_seconds",
@@ -219,7 +217,7 @@ class PipelineCollector:
 
     def _pending(self, conn: Connection, now: datetime) -> Iterator[Metric]:
         pending = Delivery.state == DeliveryState.pending
-        oldest = conn.execute(select(func.min(Delivery.created_at)).where(pending)).scalar()
+        _, oldest = lag.pending_deliveries(conn)
         yield _gauge(
             "newswire_oldest_pending_delivery_age_seconds",
             "Age of the oldest pending delivery, held ones included (0: none)",
