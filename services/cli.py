@@ -322,13 +322,24 @@ def cmd_run(_args) -> int:
     return run_stack()
 
 
+METRICS_PORT_HELP = "serve /metrics here (default NEWSWIRE_METRICS_PORT; 0: off)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newswire", description="Newswire: the event-driven newswire.")
     sub = parser.add_subparsers(dest="command", required=True)
-
     sub.add_parser("run", help="run the whole pipeline on embedded defaults").set_defaults(fn=cmd_run)
     sub.add_parser("migrate", help="create or upgrade the database schema").set_defaults(fn=cmd_migrate)
+    _add_key_commands(sub)
+    _add_service_commands(sub)
+    _add_operator_commands(sub)
+    seed = sub.add_parser("seed", help="load seeds/ (idempotent)")
+    seed.add_argument("--dir")
+    seed.set_defaults(fn=cmd_seed)
+    return parser
 
+
+def _add_key_commands(sub) -> None:
     keys = sub.add_parser("keys", help="manage API keys").add_subparsers(dest="keys_command", required=True)
     create = keys.add_parser("create", help="create an API key and print it (last line)")
     create.add_argument("--role", required=True, help="editor or admin")
@@ -341,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("id")
     revoke.set_defaults(fn=cmd_keys_revoke)
 
+
+def _add_service_commands(sub) -> None:
+    """The long-running processes: the API, the workers, the scheduler, the reference receiver."""
     api = sub.add_parser("api", help="serve the ingest HTTP API")
     api.add_argument("--host")
     api.add_argument("--port", type=int)
@@ -351,12 +365,28 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int)
     worker.add_argument("--pool", choices=["prefork", "threads", "solo"])
     worker.add_argument("--loglevel", default="INFO")
-    worker.add_argument("--metrics-port", type=int, help="serve /metrics here (default NEWSWIRE_METRICS_PORT; 0: off)")
+    worker.add_argument("--metrics-port", type=int, help=METRICS_PORT_HELP)
     worker.set_defaults(fn=cmd_worker)
 
     beat = sub.add_parser("beat", help="run the scheduler (exactly one per deployment)")
-    beat.add_argument("--metrics-port", type=int, help="serve /metrics here (default NEWSWIRE_METRICS_PORT; 0: off)")
+    beat.add_argument("--metrics-port", type=int, help=METRICS_PORT_HELP)
     beat.set_defaults(fn=cmd_beat)
+
+    receiver = sub.add_parser("receiver", help="run the reference webhook receiver")
+    receiver.add_argument("--port", type=int, required=True)
+    receiver.add_argument(
+        "--secret",
+        default=os.environ.get("NEWSWIRE_RECEIVER_SECRET"),
+        help="the subscriber's whsec_... secret (or set NEWSWIRE_RECEIVER_SECRET, "
+        "which keeps it out of the process list)",
+    )
+    receiver.add_argument("--out", help="also append each verified event to this JSON-lines file")
+    receiver.set_defaults(fn=cmd_receiver)
+
+
+def _add_operator_commands(sub) -> None:
+    """What an operator on call runs at a shell: status, subscribers, health."""
+    from shared.heartbeat import NAMES
 
     status = sub.add_parser("status", help="queues, workers, oldest unfinished story, outbox, subscribers, scheduler")
     status.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -374,24 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
         one.set_defaults(fn=cmd_subscribers_set)
 
     health = sub.add_parser("health", help="exit 0 if a worker's or the scheduler's heartbeat is fresh")
-    health.add_argument("name", choices=["enrichment", "publish", "delivery", "beat"])
+    health.add_argument("name", choices=NAMES)
     health.set_defaults(fn=cmd_health)
-
-    receiver = sub.add_parser("receiver", help="run the reference webhook receiver")
-    receiver.add_argument("--port", type=int, required=True)
-    receiver.add_argument(
-        "--secret",
-        default=os.environ.get("NEWSWIRE_RECEIVER_SECRET"),
-        help="the subscriber's whsec_... secret (or set NEWSWIRE_RECEIVER_SECRET, "
-        "which keeps it out of the process list)",
-    )
-    receiver.add_argument("--out", help="also append each verified event to this JSON-lines file")
-    receiver.set_defaults(fn=cmd_receiver)
-
-    seed = sub.add_parser("seed", help="load seeds/ (idempotent)")
-    seed.add_argument("--dir")
-    seed.set_defaults(fn=cmd_seed)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
