@@ -23,6 +23,7 @@ from services.ingest.seeds import DEFAULT_SEEDS_DIR, SeedReport, load_stories, l
 from shared.config import get_settings
 from shared.db import migrate, session_scope
 from shared.embedded_redis import EmbeddedRedis
+from shared.files import private_dir
 from shared.models import Role
 
 RECEIVER_SUBSCRIBER = "demo-receiver"
@@ -74,7 +75,8 @@ class Children:
 def _environment(settings) -> tuple[Path, EmbeddedRedis | None]:
     """Data folder, loopback webhooks allowed, and a private Redis unless one is configured."""
     data_dir = settings.data_dir.resolve()
-    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
+    (data_dir / "logs").mkdir(exist_ok=True)
     os.environ["NEWSWIRE_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     redis = None

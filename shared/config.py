@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
+from limits import parse_many
 from pydantic import field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -33,6 +34,14 @@ class Settings(BaseSettings):
     webhook_allowed_networks: Annotated[list[str], NoDecode] = []
     #: Largest request body the API accepts (bytes); larger bodies get 413.
     max_request_bytes: int = 1_048_576
+    #: Requests one API key may make to the API ("6000/minute", "100/second"; empty: no limit),
+    #: counted by each API process on its own. Past it: 429 with Retry-After.
+    rate_limit_per_key: str = "6000/minute"
+    #: Requests from one client address that carry no key or fail authentication (401), per API
+    #: process. Past it every request from that address gets 429 until the window moves on.
+    rate_limit_per_ip: str = "600/minute"
+    #: How long the API remembers an Idempotency-Key (24 hours); after that the key may be used again.
+    idempotency_ttl_seconds: float = 86400.0
     #: Every webhook attempt ends within this: connect, send and the start of the answer.
     delivery_deadline_seconds: float = 15.0
     #: Sends in flight at once, per delivery worker process.
@@ -93,6 +102,25 @@ class Settings(BaseSettings):
     def _check_networks(cls, value: list[str]) -> list[str]:
         for cidr in value:
             ipaddress.ip_network(cidr, strict=False)  # raises ValueError with a clear message
+        return value
+
+    @field_validator("rate_limit_per_key", "rate_limit_per_ip")
+    @classmethod
+    def _check_rate_limit(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            items = parse_many(value)  # raises ValueError naming the text it could not read
+            if len(items) != 1 or items[0].amount < 1:
+                raise ValueError(f"{value!r}: give one limit such as '6000/minute' (empty for none)")
+        return value
+
+    @field_validator("idempotency_ttl_seconds")
+    @classmethod
+    def _keys_outlive_retries(cls, value: float) -> float:
+        if value < 86400:
+            raise ValueError(
+                "NEWSWIRE_IDEMPOTENCY_TTL_SECONDS must be 86400 (24 hours) or more: clients retry that long"
+            )
         return value
 
     @model_validator(mode="after")

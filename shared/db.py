@@ -15,10 +15,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
 from shared.config import Settings, get_settings
+from shared.files import private_dir, private_file
 
 _engines: dict[tuple[int, str], Engine] = {}
 #: Execution option of transactions that only read: on SQLite they start with a plain BEGIN
@@ -30,9 +31,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
     """``foreign_keys=False`` is for migrations only: SQLite cannot copy a table that others
-    reference (Alembic's batch mode) while it enforces foreign keys."""
+    reference (Alembic's batch mode) while it enforces foreign keys.
+
+    Statement parameters are never part of an error's text (``hide_parameters``): they carry
+    webhook secrets and story text, and database errors end up in logs."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        _private_sqlite_file(url)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -49,8 +54,44 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
             read_only = conn.get_execution_options().get(READ_ONLY, False)
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
+        event.listen(engine, "handle_error", _discard_after_storage_error)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True)
+    event.listen(engine, "handle_error", _hide_server_detail)
+    return engine
+
+
+def _hide_server_detail(context) -> None:
+    """PostgreSQL's error DETAIL quotes the values a statement failed on ("Key (name)=(…) already
+    exists", "Failing row contains (…)": a webhook secret among them). Keep it out of the error's
+    text, which is logged; it stays readable in ``error.orig.diag.message_detail``."""
+    detail = getattr(getattr(context.original_exception, "diag", None), "message_detail", None)
+    if not detail:
+        return
+    for error in (context.original_exception, context.sqlalchemy_exception):
+        if error is not None and error.args and isinstance(error.args[0], str):
+            error.args = (error.args[0].replace(detail, "(values hidden)"), *error.args[1:])
+
+
+#: SQLite errors after which a connection must not be used again: a file that could not be
+#: written for a moment (a disk remounted read-only, a full disk) leaves the connection open
+#: read-only, or in a state SQLite gives up on, although the disk is fine again.
+STORAGE_ERRORS = ("disk I/O error", "attempt to write a readonly database", "unable to open database file")
+
+
+def _discard_after_storage_error(context) -> None:
+    """Treat a storage error like a lost server connection: the pool drops the connection and
+    the next transaction opens a fresh one (the request or task itself fails and is retried)."""
+    if any(text in str(context.original_exception) for text in STORAGE_ERRORS):
+        context.is_disconnect = True
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite opens it: SQLite gives its -wal and -shm files
+    the database file's mode, so they are private too."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        private_file(Path(database))
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
@@ -60,7 +101,7 @@ def get_engine(settings: Settings | None = None) -> Engine:
     engine = _engines.get(key)
     if engine is None:
         if url.startswith("sqlite"):
-            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(settings.data_dir)
         engine = _engines[key] = make_engine(url)
     return engine
 
@@ -119,5 +160,5 @@ def migrate(settings: Settings | None = None, revision: str = "head") -> None:
 
     settings = settings or get_settings()
     if settings.sqlalchemy_url.startswith("sqlite"):
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
     command.upgrade(alembic_config(settings.sqlalchemy_url), revision)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from shared import mediatopics
 from shared.ninjs import EventType
@@ -29,7 +29,7 @@ class SubscriberFilters(BaseModel):
     places: list[str] | None = Field(
         default=None, max_length=300, description="ISO 3166-1 alpha-2 codes; a city matches its country"
     )
-    urgency_max: int | None = Field(default=None, ge=1, le=9, description="urgency 1 (flash) up to this")
+    urgency_max: StrictInt | None = Field(default=None, ge=1, le=9, description="urgency 1 (flash) up to this")
     languages: list[str] | None = Field(default=None, max_length=50, description="BCP 47 tags; 'en' matches 'en-GB'")
     events: list[EventType] | None = Field(default=None, description="webhook payload types wanted")
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from shared.config import get_settings
+from shared.files import private_dir
 
 NAMES = ("enrichment", "publish", "delivery", "beat")
 
@@ -25,7 +26,7 @@ def heartbeat_dir() -> Path:
 def beat(name: str) -> None:
     """Record that ``name`` is alive now (an atomic rename: a reader never sees half a file)."""
     folder = heartbeat_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    private_dir(folder)
     temporary = folder / f".{name}.{os.getpid()}"
     temporary.write_text(f"{time.time():.3f} {os.getpid()}\n")
     temporary.replace(folder / name)

@@ -186,15 +186,22 @@ class StoryVersion(StoryContent, table=True):
 
 
 class IdempotencyRecord(SQLModel, table=True):
-    """An ``Idempotency-Key`` seen before: the request it came with and the version it made."""
+    """An ``Idempotency-Key`` seen before: the request it came with and the version it made.
+    Keys belong to the API key that sent them (two keys may use the same text) and are kept
+    until ``expires_at``; after that the key may be used again."""
 
     __tablename__ = "idempotency_record"
+    __table_args__ = (Index("ix_idempotency_record_expires_at", "expires_at"),)
 
+    #: The id of the API key that sent it (the seed loader has a name of its own).
+    api_key_id: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=200)
     request_hash: str
     story_id: str = Field(foreign_key="story.id")
     version: int
     created_at: datetime = Field(default_factory=utcnow)
+    #: None: kept for good (the seed loader's keys, which make loading the seeds idempotent).
+    expires_at: datetime | None = None
 
 
 class Lease(SQLModel, table=True):

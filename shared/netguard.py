@@ -64,6 +64,8 @@ def resolve(host: str, port: int) -> list[str]:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
     except socket.gaierror as exc:
         raise TargetRefused(f"cannot resolve webhook host {host!r}: {exc.strerror}") from None
+    except UnicodeError:
+        raise TargetRefused(f"cannot resolve webhook host {host[:80]!r}: not a valid host name") from None
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
@@ -78,6 +80,18 @@ class Target:
     addresses: tuple[str, ...]  # every address the name resolved to, in resolver order; all passed
 
 
+def _check_host_name(host: str) -> None:
+    """A name the resolver can look up at all: IDNA (what ``getaddrinfo`` encodes names with)
+    refuses an empty label and one longer than 63 characters."""
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        shown = host if len(host) <= 80 else host[:77] + "..."
+        raise TargetRefused(
+            f"webhook URL has an invalid host name {shown!r}: each part between dots must have 1 to 63 characters"
+        ) from None
+
+
 def check_form(url: str) -> tuple[str, str, int]:
     """The URL's scheme, host and port, if it may be a webhook target at all (no DNS)."""
     parts = urlsplit(url)
@@ -87,6 +101,7 @@ def check_form(url: str) -> tuple[str, str, int]:
         raise TargetRefused("webhook URL has no host")
     if parts.username or parts.password:
         raise TargetRefused("webhook URL must not carry credentials")
+    _check_host_name(parts.hostname)
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

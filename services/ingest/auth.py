@@ -1,7 +1,10 @@
-"""Who may call what: bearer API keys with a role each (editor, admin).
+"""Who may call what: bearer API keys with a role each (editor, admin, subscriber).
 
 Keys are checked against the database on every request, so a revoked key gets 401 on its very
 next request. The scheme is declared to OpenAPI as HTTP bearer (the Authorize button in /docs).
+
+A route's roles are declared in one place, the ``RequireRole`` dependency of its key parameter
+(``Editor``, ``Admin``, ``FeedReader``); ``roles_of`` reads them off the route.
 """
 
 from __future__ import annotations
@@ -24,22 +27,49 @@ bearer = HTTPBearer(
 )
 
 
-def require(*roles: Role):
-    allowed = " or ".join(r.value for r in roles)
+class RequireRole:
+    """The dependency that checks the calling key: 401 without a known, unrevoked key, 403 when
+    its role is not one of ``roles``. It answers the key's row."""
 
-    def dependency(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
+    def __init__(self, *roles: Role):
+        self.roles = frozenset(roles)
+        self.allowed = " or ".join(r.value for r in roles)
+
+    def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
         with db.read_scope() as session:
             key = keys.find_key(session=session, key=credentials.credentials.strip())
         if key is None:
             raise Unauthenticated("unknown or revoked API key")
-        if key.role not in roles:
-            raise Forbidden(f"this needs the {allowed} role")
+        if key.role not in self.roles:
+            raise Forbidden(f"this needs the {self.allowed} role")
         keys.note_use(key)
         return key
 
-    return dependency
+    def __repr__(self) -> str:
+        return f"RequireRole({self.allowed})"
+
+
+def require(*roles: Role) -> RequireRole:
+    return RequireRole(*roles)
+
+
+def roles_of(route: object) -> frozenset[Role] | None:
+    """The roles that may call ``route`` (a route, or a ``fastapi.routing.RouteContext`` of an
+    included router's route), read from its dependencies, the router's included; None when it
+    needs no key. Several role checks on one route: each must pass."""
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return None
+    found: frozenset[Role] | None = None
+    pending = [dependant]
+    while pending:
+        dependant = pending.pop()
+        if isinstance(dependant.call, RequireRole):
+            found = dependant.call.roles if found is None else found & dependant.call.roles
+        pending.extend(dependant.dependencies)
+    return found
 
 
 #: Dependencies for handlers: the calling key, checked for its role.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, field_validator
+import re
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, field_validator
 
 
 class Input(BaseModel):
@@ -21,3 +24,19 @@ class Input(BaseModel):
 
 class Links(BaseModel):
     self: str
+
+
+#: RFC 3339 date-time (what OpenAPI's ``date-time`` means): a date, a time and an offset.
+_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})")
+
+
+def _date_time_text(value: object) -> object:
+    """A timestamp is sent as text with its offset. A number (which would be read as Unix
+    time), a date alone or a time without an offset is refused."""
+    if isinstance(value, int | float) or (isinstance(value, str) and not _DATE_TIME.fullmatch(value.strip())):
+        raise ValueError("give a date and time with an offset, e.g. 2026-11-28T09:30:00Z")
+    return value
+
+
+#: A timestamp in a request (query or body), as its schema documents it.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_date_time_text)]

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.ingest.exceptions import Refused
@@ -58,6 +59,13 @@ ERRORS: dict[int, tuple[str, str, str]] = {
         "invalid_request",
         "the request does not match the schema",
     ),
+    503: (
+        "The database could not be reached or written just now (a restart, a failover, a disk that "
+        "refused writes). Send the request again after `Retry-After` seconds, with the same "
+        "Idempotency-Key: it is then taken once, whether or not the first try was stored.",
+        "storage_unavailable",
+        "the database is unavailable for the moment; send the request again with the same Idempotency-Key",
+    ),
     500: (
         "Something failed on the server. Nothing was stored unless a 2xx came back: send the request "
         "again, with an Idempotency-Key.",
@@ -105,7 +113,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Refused)
     async def _refused(_: Request, exc: Refused) -> JSONResponse:
-        return error_response(exc.status, exc.code, exc.message)
+        return error_response(exc.status, exc.code, exc.message, exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -117,6 +125,13 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(exc.status_code, "http_error", str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    async def _storage_unavailable(_: Request, exc: OperationalError) -> JSONResponse:
+        log.error("database unavailable: %s", exc.orig)
+        answer = error_response(503, "storage_unavailable", ERRORS[503][2])
+        answer.headers["Retry-After"] = "1"
+        return answer
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

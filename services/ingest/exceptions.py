@@ -7,9 +7,9 @@ from __future__ import annotations
 class Refused(Exception):
     status = 400
 
-    def __init__(self, code: str, message: str):
+    def __init__(self, code: str, message: str, details: list[dict[str, str]] | None = None):
         super().__init__(message)
-        self.code, self.message = code, message
+        self.code, self.message, self.details = code, message, details
 
 
 class Unauthenticated(Refused):

@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlmodel import select
 
 from services.ingest.exceptions import Conflict
-from services.ingest.stories import schemas
+from services.ingest.stories import idempotency, schemas
 from services.ingest.stories import service as stories
 from services.ingest.subscribers import service as subscribers
 from shared import events
@@ -18,6 +18,9 @@ from shared.db import session_scope
 from shared.models import Subscriber
 
 DEFAULT_SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+#: The seed loader's own name for its Idempotency-Keys (no API key has it): they never expire, so
+#: loading the seeds again files nothing.
+SEEDS_KEY = "seeds"
 
 
 @dataclass
@@ -47,7 +50,10 @@ def load_stories(seeds_dir: Path, report: SeedReport) -> None:
         try:
             with session_scope() as session:
                 filed = stories.create_story(
-                    session=session, payload=payload, filed_by="seeds", idempotency_key=f"seed:{path.name}"
+                    session=session,
+                    payload=payload,
+                    filed_by=SEEDS_KEY,
+                    idempotency_key=idempotency.Key(f"seed:{path.name}", owner=SEEDS_KEY, ttl_seconds=None),
                 )
         except Conflict:
             report.created.append(f"story {path.name} changed since it was loaded; the stored one stands")

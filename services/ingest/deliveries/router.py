@@ -3,14 +3,15 @@ by the range, with the same webhook-ids."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
 from services.ingest import cursors, errors
 from services.ingest.auth import Admin
+from services.ingest.common import Timestamp
 from services.ingest.deliveries import schemas, service
+from services.ingest.paths import DeliveryId, StoryIdFilter, SubscriberId, SubscriberIdFilter
 from shared import db, queue
 from shared.config import get_settings
 from shared.models import Delivery, DeliveryState
@@ -33,11 +34,11 @@ def _page(request: Request, filters: service.DeliveryFilters, limit: int, cursor
 def list_deliveries(
     request: Request,
     _key: Admin,
-    subscriber_id: str | None = None,
+    subscriber_id: SubscriberIdFilter = None,
     state: Annotated[DeliveryState | None, Query(description="failed: the dead letters")] = None,
-    story_id: str | None = None,
-    since: Annotated[datetime | None, Query(description="created at or after")] = None,
-    until: Annotated[datetime | None, Query(description="created before")] = None,
+    story_id: StoryIdFilter = None,
+    since: Annotated[Timestamp | None, Query(description="created at or after")] = None,
+    until: Annotated[Timestamp | None, Query(description="created before")] = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> schemas.DeliveryPage:
@@ -53,10 +54,10 @@ def list_deliveries(
 )
 def list_subscriber_deliveries(
     request: Request,
-    subscriber_id: str,
+    subscriber_id: SubscriberId,
     _key: Admin,
     state: DeliveryState | None = None,
-    story_id: str | None = None,
+    story_id: StoryIdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> schemas.DeliveryPage:
@@ -75,7 +76,7 @@ def _queue(background: BackgroundTasks, deliveries: list[Delivery]) -> None:
     response_model=schemas.DeliveryPublic,
     responses=errors.responses(404, 409),
 )
-def redeliver(delivery_id: str, _key: Admin, background: BackgroundTasks) -> schemas.DeliveryPublic:
+def redeliver(delivery_id: DeliveryId, _key: Admin, background: BackgroundTasks) -> schemas.DeliveryPublic:
     """Send one delivery again with its webhook-id (held while its subscriber is disabled)."""
     with db.session_scope() as session:
         delivery = service.redeliver(session=session, settings=get_settings(), delivery_id=delivery_id)
@@ -90,7 +91,7 @@ def redeliver(delivery_id: str, _key: Admin, background: BackgroundTasks) -> sch
     responses=errors.responses(404, 422),
 )
 def replay(
-    subscriber_id: str, body: schemas.ReplayRequest, _key: Admin, background: BackgroundTasks
+    subscriber_id: SubscriberId, body: schemas.ReplayRequest, _key: Admin, background: BackgroundTasks
 ) -> schemas.ReplayAccepted:
     """Send again what was published in a time range (or of one story): deliveries there go again
     with their webhook-ids, and versions it never had (it was disabled then) go for the first

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field, model_validator
 
-from services.ingest.common import Input
+from services.ingest.common import Input, Timestamp
 from shared.models import Delivery, DeliveryAttempt, DeliveryState
 
 
@@ -51,8 +51,8 @@ class DeliveryPage(BaseModel):
 class ReplayRequest(Input):
     """A time range of publication (``since`` inclusive, ``until`` exclusive), or one story."""
 
-    since: datetime | None = None
-    until: datetime | None = None
+    since: Timestamp | None = None
+    until: Timestamp | None = None
     story_id: str | None = Field(default=None, max_length=64)
 
     @model_validator(mode="after")

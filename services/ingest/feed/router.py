@@ -14,6 +14,7 @@ from feedgen.feed import FeedGenerator
 
 from services.ingest import cursors, errors
 from services.ingest.auth import FeedReader
+from services.ingest.common import Timestamp
 from services.ingest.exceptions import Invalid
 from services.ingest.feed import schemas, service
 from services.ingest.subscribers.service import get_subscriber
@@ -23,7 +24,7 @@ from shared.ninjs import NinjsItem
 router = APIRouter(prefix="/v1", tags=["feed"], responses=errors.responses(401, 403, 500))
 
 Cursor = Annotated[str | None, Query(max_length=200, description="next_cursor of the previous page")]
-Since = Annotated[datetime | None, Query(description="without a cursor: start with what was published from then")]
+Since = Annotated[Timestamp | None, Query(description="without a cursor: start with what was published from then")]
 Limit = Annotated[int, Query(ge=1, le=200)]
 #: How often a long-polling request looks again.
 POLL_INTERVAL = 0.25

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Response
 from services.ingest import errors
 from services.ingest.auth import Admin
 from services.ingest.keys import schemas, service
+from services.ingest.paths import KeyId
 from shared import db
 
 router = APIRouter(prefix="/v1/keys", tags=["keys"], responses=errors.responses(401, 403, 500))
@@ -28,7 +29,7 @@ def list_keys(_key: Admin) -> list[schemas.KeyPublic]:
 
 
 @router.delete("/{key_id}", status_code=204, response_class=Response, responses=errors.responses(404, 409))
-def revoke_key(key_id: str, _key: Admin) -> Response:
+def revoke_key(key_id: KeyId, _key: Admin) -> Response:
     """Revoke a key: its next request gets 401. The last active admin key cannot be revoked."""
     with db.session_scope() as session:
         service.revoke_key(session=session, key_id=key_id)

@@ -2,7 +2,10 @@
 
 The first request with a key stores what it did (story, version) next to a hash of the request
 (operation, story and body). The same key with the same request answers with that version again
-and files nothing; the same key with anything else is a 409. Records are kept with the stories.
+and files nothing; the same key with anything else is a 409. A key belongs to the API key that
+sent it, so two clients never collide, and it is remembered for ``NEWSWIRE_IDEMPOTENCY_TTL_SECONDS``
+(24 hours): after that it may be used again. Filing deletes expired records as it goes
+(``shared.idempotency`` has the same for a periodic job).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -17,9 +22,22 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from services.ingest.exceptions import Conflict
+from shared.idempotency import purge_expired
 from shared.models import IdempotencyRecord
+from shared.timeutil import utcnow
 
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Key:
+    """An Idempotency-Key as one client sent it."""
+
+    value: str
+    #: Whose key it is: the id of the API key that sent it.
+    owner: str
+    #: How long it is remembered; None: for good (the seed loader, which loads each seed once).
+    ttl_seconds: float | None
 
 
 def request_hash(operation: str, story_id: str | None, payload: BaseModel) -> str:
@@ -32,22 +50,42 @@ def request_hash(operation: str, story_id: str | None, payload: BaseModel) -> st
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def replay(session: Session, key: str | None, digest: str) -> IdempotencyRecord | None:
-    """What an earlier request with this key filed, or None; 409 if the requests differ."""
-    if not key:
+def replay(session: Session, key: Key | None, digest: str) -> IdempotencyRecord | None:
+    """What an earlier request with this key filed, or None; 409 if the requests differ. An
+    expired record is deleted here, so that the key can be stored again."""
+    if key is None:
         return None
-    record = session.get(IdempotencyRecord, key)
+    record = session.get(IdempotencyRecord, (key.owner, key.value))
+    if record is not None and record.expires_at is not None and record.expires_at <= utcnow():
+        session.delete(record)
+        session.flush()
+        return None
     if record is not None and record.request_hash != digest:
         raise Conflict("idempotency_conflict", "this Idempotency-Key was used with a different request")
     return record
 
 
-def remember(session: Session, key: str | None, digest: str, story_id: str, version: int) -> None:
-    """Store the key with what it filed. Raises IntegrityError if a concurrent request with the
-    same key got there first (see ``once_per_key``)."""
-    if key:
-        session.add(IdempotencyRecord(key=key, request_hash=digest, story_id=story_id, version=version))
-        session.flush()
+def remember(session: Session, key: Key | None, digest: str, story_id: str, version: int) -> None:
+    """Store the key with what it filed, and delete records that have expired. Raises
+    IntegrityError if a concurrent request with the same key got there first (see
+    ``once_per_key``)."""
+    if key is None:
+        return
+    now = utcnow()
+    expires = None if key.ttl_seconds is None else now + timedelta(seconds=key.ttl_seconds)
+    session.add(
+        IdempotencyRecord(
+            api_key_id=key.owner,
+            key=key.value,
+            request_hash=digest,
+            story_id=story_id,
+            version=version,
+            created_at=now,
+            expires_at=expires,
+        )
+    )
+    session.flush()
+    purge_expired(session)
 
 
 def once_per_key(action: Callable[..., T]) -> Callable[..., T]:
@@ -56,12 +94,12 @@ def once_per_key(action: Callable[..., T]) -> Callable[..., T]:
     refuses with 409."""
 
     @functools.wraps(action)
-    def run(*, session: Session, idempotency_key: str | None = None, **kwargs: Any) -> T:
+    def run(*, session: Session, idempotency_key: Key | None = None, **kwargs: Any) -> T:
         try:
             return action(session=session, idempotency_key=idempotency_key, **kwargs)
         except IntegrityError:
             session.rollback()
-            if not idempotency_key:
+            if idempotency_key is None:
                 raise
             return action(session=session, idempotency_key=idempotency_key, **kwargs)
 

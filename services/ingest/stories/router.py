@@ -9,31 +9,51 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Header, Path, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
 
 from services.ingest import cursors, errors
 from services.ingest.auth import Editor
-from services.ingest.common import Links
+from services.ingest.common import Links, Timestamp
 from services.ingest.exceptions import Invalid
-from services.ingest.stories import queries, schemas, service
+from services.ingest.paths import PRINTABLE, StoryId, VersionNumber
+from services.ingest.stories import idempotency, queries, schemas, service
 from services.ingest.stories.status import status_of
 from shared import db, events, logs, mediatopics
+from shared.config import get_settings
 from shared.models import story_uri
 from shared.ninjs import NinjsItem
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/stories", tags=["stories"], responses=errors.responses(401, 403, 500))
 
-IdempotencyKey = Annotated[
-    str | None,
-    Header(
-        max_length=200,
-        description="Send the same key again and the request files nothing new: the "
-        "answer names the version the first one filed. Another body → 409.",
-    ),
-]
-VersionNumber = Annotated[int, Path(ge=1, description="the version number")]
 FILING_ERRORS = errors.responses(400, 404, 409, 413, 422)
+
+
+def _idempotency_key(
+    key: Editor,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=200,
+            description="Send the same key again (within 24 hours) and the request files nothing new: the "
+            "answer names the version the first one filed. Another body → 409. Keys are your API key's own: "
+            "another client's key of the same text is another key.",
+        ),
+    ] = None,
+) -> idempotency.Key | None:
+    """The request's Idempotency-Key, scoped to the API key that sent it; an empty one is refused
+    (it would name every request that sends one)."""
+    if idempotency_key is None:
+        return None
+    if not idempotency_key.strip():
+        raise Invalid(
+            "invalid_idempotency_key",
+            "the Idempotency-Key header is empty: send a key that names this request (a UUID, say) or leave it out",
+        )
+    return idempotency.Key(idempotency_key, key.id, get_settings().idempotency_ttl_seconds)
+
+
+IdempotencyKey = Annotated[idempotency.Key | None, Depends(_idempotency_key)]
 
 
 def _accepted(filed: service.Filed) -> schemas.StoryAccepted:
@@ -64,7 +84,7 @@ def _file(
 
 @router.post("", status_code=202, response_model=schemas.StoryAccepted, responses=errors.responses(400, 409, 413, 422))
 def create_story(
-    payload: schemas.StoryCreate, key: Editor, background: BackgroundTasks, idempotency_key: IdempotencyKey = None
+    payload: schemas.StoryCreate, key: Editor, background: BackgroundTasks, idempotency_key: IdempotencyKey
 ) -> schemas.StoryAccepted:
     """File a new story. It goes out as version 1 (`story.published`) once tagged and rendered,
     or when its embargo lifts."""
@@ -84,9 +104,11 @@ def list_stories(
     subject: Annotated[
         str | None, Query(max_length=200, description="Media Topic qcode or URI; narrower topics match too")
     ] = None,
-    since: Annotated[datetime | None, Query(description="first filed at or after (ISO 8601)")] = None,
-    until: Annotated[datetime | None, Query(description="first filed before (ISO 8601)")] = None,
-    q: Annotated[str | None, Query(max_length=200, description="words that must all be in the headline")] = None,
+    since: Annotated[Timestamp | None, Query(description="first filed at or after (ISO 8601)")] = None,
+    until: Annotated[Timestamp | None, Query(description="first filed before (ISO 8601)")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, pattern=PRINTABLE, description="words that must all be in the headline")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="next_cursor of the previous page")] = None,
 ) -> schemas.StoryPage:
@@ -123,7 +145,7 @@ def _aware(value: datetime | None, name: str) -> datetime | None:
 
 
 @router.get("/{story_id}", response_model=schemas.StoryPublic, responses=errors.responses(404))
-def get_story(story_id: str, _key: Editor) -> schemas.StoryPublic:
+def get_story(story_id: StoryId, _key: Editor) -> schemas.StoryPublic:
     """The story as it stands: newest version, status, tags and timeline."""
     with db.read_scope() as session:
         return queries.story_view(session=session, story_id=story_id)
@@ -139,12 +161,12 @@ def get_story(story_id: str, _key: Editor) -> schemas.StoryPublic:
     },
 )
 def update_story(
-    story_id: str,
+    story_id: StoryId,
     payload: schemas.StoryCreate,
     key: Editor,
     response: Response,
     background: BackgroundTasks,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> schemas.StoryAccepted:
     """Replace the story's content: it goes out as the next version (`story.updated`). Leave out
     `embargoed_until` to keep the story's embargo; send `null` to lift it."""
@@ -163,11 +185,11 @@ def update_story(
 
 @router.post("/{story_id}/corrections", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
 def correct_story(
-    story_id: str,
+    story_id: StoryId,
     payload: schemas.StoryCorrection,
     key: Editor,
     background: BackgroundTasks,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> schemas.StoryAccepted:
     """Correct the story: the corrected content and a `note` go out as the next version
     (`story.corrected`, the note in ninjs `edNote`), also to every site that got an earlier one."""
@@ -184,11 +206,11 @@ def correct_story(
 
 @router.post("/{story_id}/kill", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
 def kill_story(
-    story_id: str,
+    story_id: StoryId,
     payload: schemas.StoryKill,
     key: Editor,
     background: BackgroundTasks,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKey,
 ) -> schemas.StoryAccepted:
     """Withdraw the story (`story.killed`, ninjs `pubStatus: canceled`, the reason in `edNote`).
     It goes to every site that may hold an earlier version, and to nobody else; versions not yet
@@ -206,7 +228,7 @@ def kill_story(
 
 @router.put("/{story_id}/tags", response_model=schemas.StoryPublic, responses=FILING_ERRORS)
 def set_story_tags(
-    story_id: str, changes: schemas.TagsUpdate, key: Editor, background: BackgroundTasks
+    story_id: StoryId, changes: schemas.TagsUpdate, key: Editor, background: BackgroundTasks
 ) -> schemas.StoryPublic:
     """Set the editors' tag additions and removals. They win over automatic tags, survive
     re-runs of the taggers and carry over to later versions. A published story goes out
@@ -219,7 +241,7 @@ def set_story_tags(
 
 
 @router.get("/{story_id}/versions", response_model=list[schemas.VersionSummary], responses=errors.responses(404))
-def list_story_versions(story_id: str, _key: Editor) -> list[schemas.VersionSummary]:
+def list_story_versions(story_id: StoryId, _key: Editor) -> list[schemas.VersionSummary]:
     """Every version: number, kind, who filed it and when, its state, the note, any error."""
     with db.read_scope() as session:
         return queries.list_versions(session=session, story_id=story_id)
@@ -231,7 +253,7 @@ def list_story_versions(story_id: str, _key: Editor) -> list[schemas.VersionSumm
     response_model_exclude_none=True,
     responses=errors.responses(404),
 )
-def get_story_version(story_id: str, number: VersionNumber, _key: Editor) -> NinjsItem:
+def get_story_version(story_id: StoryId, number: VersionNumber, _key: Editor) -> NinjsItem:
     """The version's ninjs item exactly as subscribers got it (404 until it is published)."""
     with db.read_scope() as session:
         return queries.version_ninjs(session=session, story_id=story_id, number=number)
@@ -244,7 +266,7 @@ def get_story_version(story_id: str, number: VersionNumber, _key: Editor) -> Nin
     responses=errors.responses(404, 409),
 )
 def retry_story_version(
-    story_id: str, number: VersionNumber, _key: Editor, background: BackgroundTasks
+    story_id: StoryId, number: VersionNumber, _key: Editor, background: BackgroundTasks
 ) -> schemas.StoryAccepted:
     """Send a failed version through the pipeline again (refused once a newer version is out)."""
     accepted, _ = _file(service.retry_version, background, story_id=story_id, number=number)

@@ -6,6 +6,9 @@ transaction with its outbox event (relayed after commit by the caller).
   sends them as a new version); ``retry_version`` sends a failed version through again.
 * Each takes the story's row lock first (PostgreSQL; SQLite serialises writers anyway), so
   filing never interleaves with a render of the same story.
+* ``body_html`` is checked and sanitised once per request, before any lock is taken
+  (``filed_content``): handlers run in the server's thread pool, so a long body never holds up
+  the event loop.
 * A newer version replaces an earlier one still held back by an embargo (``superseded``);
   otherwise versions go out in order, one after the other.
 """
@@ -22,6 +25,7 @@ from sqlmodel import Session, select
 from services.ingest.exceptions import Conflict, Invalid, NotFound
 from services.ingest.stories import idempotency, schemas
 from shared import db, events, mediatopics, tag_index
+from shared.html_depth import nesting_depth
 from shared.models import (
     IN_PIPELINE_STATES,
     Delivery,
@@ -34,8 +38,12 @@ from shared.models import (
     VersionState,
 )
 from shared.tags import EditorTag, EditorTagChanges, StoryTags
-from shared.text import sanitize_html
+from shared.text import has_text, sanitize_html
 from shared.timeutil import utcnow
+
+#: How deeply ``body_html`` may nest its elements. News copy needs a handful of levels; the
+#: sanitiser's time grows with the depth, so a body past this is refused before it is parsed.
+MAX_HTML_DEPTH = 200
 
 
 @dataclass
@@ -75,12 +83,33 @@ def _replayed(session: Session, record: IdempotencyRecord) -> Filed:
     return Filed(story, version, created=False)
 
 
-def _content(payload: schemas.StoryCreate, current: StoryVersion | None = None) -> dict[str, Any]:
-    """The version's content from the request: HTML sanitised; an embargo not mentioned in an
-    update is kept from the current version (only an explicit null lifts it)."""
+def _invalid_body_html(message: str) -> Invalid:
+    return Invalid("invalid_request", message, details=[{"field": "body_html", "message": message}])
+
+
+def filed_content(payload: schemas.StoryCreate) -> dict[str, Any]:
+    """The content a request files, its HTML sanitised. A body nested deeper than
+    ``MAX_HTML_DEPTH`` is refused before the sanitiser reads it (one linear pass), and so is one
+    with no text left once unsafe markup is removed."""
     content = payload.content()
     if content["body_html"]:
+        if nesting_depth(content["body_html"], MAX_HTML_DEPTH) > MAX_HTML_DEPTH:
+            raise _invalid_body_html(
+                f"body_html nests elements more than {MAX_HTML_DEPTH} levels deep; "
+                f"at most {MAX_HTML_DEPTH} levels are accepted"
+            )
         content["body_html"] = sanitize_html(content["body_html"])
+        if not content["body_text"] and not has_text(content["body_html"]):
+            raise _invalid_body_html("body_html has no text once unsafe markup is removed")
+    return content
+
+
+def _content(
+    payload: schemas.StoryCreate, filed: dict[str, Any], current: StoryVersion | None = None
+) -> dict[str, Any]:
+    """The version's content: what the request files (``filed_content``); an embargo not
+    mentioned in an update is kept from the current version (only an explicit null lifts it)."""
+    content = dict(filed)
     keep_embargo = current is not None and "embargoed_until" not in payload.model_fields_set
     if keep_embargo and current.embargoed_until and current.embargoed_until > utcnow():
         content["embargoed_until"] = current.embargoed_until
@@ -134,59 +163,90 @@ def _file(
 STORY_SEQUENCE_LOCK = 7_204_551
 
 
-@idempotency.once_per_key
 def create_story(
     *,
     session: Session,
     payload: schemas.StoryCreate,
     filed_by: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: idempotency.Key | None = None,
 ) -> Filed:
     """Store a new story and its first version."""
+    content = filed_content(payload)
+    return _create(
+        session=session, payload=payload, content=content, filed_by=filed_by, idempotency_key=idempotency_key
+    )
+
+
+@idempotency.once_per_key
+def _create(
+    *,
+    session: Session,
+    payload: schemas.StoryCreate,
+    content: dict[str, Any],
+    filed_by: str | None,
+    idempotency_key: idempotency.Key | None,
+) -> Filed:
     digest = idempotency.request_hash("create", None, payload)
     seq = db.next_in_sequence(session, Story.seq, STORY_SEQUENCE_LOCK)  # first: serialises equal keys too
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
         return _replayed(session, earlier)
     story = Story(seq=seq)
-    filed = _file(session, story, kind=VersionKind.original, content=_content(payload), filed_by=filed_by)
+    filed = _file(session, story, kind=VersionKind.original, content=_content(payload, content), filed_by=filed_by)
     idempotency.remember(session, idempotency_key, digest, story.id, 1)
     return filed
 
 
-@idempotency.once_per_key
 def update_story(
     *,
     session: Session,
     story_id: str,
     payload: schemas.StoryCreate,
     filed_by: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: idempotency.Key | None = None,
 ) -> Filed:
     """New content as the next version (``story.updated``); unchanged content files nothing."""
-    return _new_content(session, story_id, payload, VersionKind.update, filed_by, idempotency_key)
+    return _new_content(
+        session=session,
+        story_id=story_id,
+        payload=payload,
+        content=filed_content(payload),
+        kind=VersionKind.update,
+        filed_by=filed_by,
+        idempotency_key=idempotency_key,
+    )
 
 
-@idempotency.once_per_key
 def correct_story(
     *,
     session: Session,
     story_id: str,
     payload: schemas.StoryCorrection,
     filed_by: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: idempotency.Key | None = None,
 ) -> Filed:
     """Corrected content and a note as the next version (``story.corrected``, ninjs edNote)."""
-    return _new_content(session, story_id, payload, VersionKind.correction, filed_by, idempotency_key)
+    return _new_content(
+        session=session,
+        story_id=story_id,
+        payload=payload,
+        content=filed_content(payload),
+        kind=VersionKind.correction,
+        filed_by=filed_by,
+        idempotency_key=idempotency_key,
+    )
 
 
+@idempotency.once_per_key
 def _new_content(
+    *,
     session: Session,
     story_id: str,
     payload: schemas.StoryCreate,
+    content: dict[str, Any],
     kind: VersionKind,
     filed_by: str | None,
-    idempotency_key: str | None,
+    idempotency_key: idempotency.Key | None,
 ) -> Filed:
     digest = idempotency.request_hash(kind.value, story_id, payload)
     story = lock_story(session, story_id)
@@ -195,7 +255,7 @@ def _new_content(
         return _replayed(session, earlier)
     _refuse_if_killed(story)
     current = current_version(session=session, story=story)
-    content = _content(payload, current)
+    content = _content(payload, content, current)
     if kind == VersionKind.update and content == current.content():
         filed = Filed(story, current, created=False)
     else:
@@ -233,7 +293,7 @@ def kill_story(
     story_id: str,
     payload: schemas.StoryKill,
     filed_by: str | None = None,
-    idempotency_key: str | None = None,
+    idempotency_key: idempotency.Key | None = None,
 ) -> Filed:
     """Withdraw the story. Versions not yet out are withdrawn with their unsent deliveries; the
     kill (``pubStatus: canceled``) goes only to subscribers that may hold an earlier version."""

@@ -15,6 +15,7 @@ from services.ingest.auth import Admin
 from services.ingest.exceptions import Conflict, Invalid
 from services.ingest.keys.schemas import KeyCreated, SubscriberKeyCreate
 from services.ingest.keys.service import create_key
+from services.ingest.paths import SubscriberId
 from services.ingest.subscribers import schemas, service
 from shared import db
 from shared.config import get_settings
@@ -58,13 +59,15 @@ def list_subscribers(_key: Admin) -> list[schemas.SubscriberPublic]:
 
 
 @router.get("/{subscriber_id}", response_model=schemas.SubscriberPublic, responses=errors.responses(404))
-def get_subscriber(subscriber_id: str, _key: Admin) -> schemas.SubscriberPublic:
+def get_subscriber(subscriber_id: SubscriberId, _key: Admin) -> schemas.SubscriberPublic:
     with db.read_scope() as session:
         return public(service.get_subscriber(session=session, subscriber_id=subscriber_id))
 
 
 @router.patch("/{subscriber_id}", response_model=schemas.SubscriberPublic, responses=errors.responses(404, 409, 422))
-def update_subscriber(subscriber_id: str, changes: schemas.SubscriberUpdate, key: Admin) -> schemas.SubscriberPublic:
+def update_subscriber(
+    subscriber_id: SubscriberId, changes: schemas.SubscriberUpdate, key: Admin
+) -> schemas.SubscriberPublic:
     """Change its name, URL, filters, or whether it is active (only the fields given)."""
     given = changes.model_dump(exclude_unset=True)
     with _refusals(changes.name), db.session_scope() as session:
@@ -80,7 +83,7 @@ def update_subscriber(subscriber_id: str, changes: schemas.SubscriberUpdate, key
 
 
 @router.delete("/{subscriber_id}", status_code=204, response_class=Response, responses=errors.responses(404))
-def delete_subscriber(subscriber_id: str, _key: Admin) -> Response:
+def delete_subscriber(subscriber_id: SubscriberId, _key: Admin) -> Response:
     """It receives nothing more, kills included; its delivery history stays."""
     with db.session_scope() as session:
         service.delete_subscriber(session=session, subscriber_id=subscriber_id)
@@ -88,7 +91,7 @@ def delete_subscriber(subscriber_id: str, _key: Admin) -> Response:
 
 
 @router.post("/{subscriber_id}/enable", response_model=schemas.SubscriberPublic, responses=errors.responses(404))
-def enable_subscriber(subscriber_id: str, _key: Admin) -> schemas.SubscriberPublic:
+def enable_subscriber(subscriber_id: SubscriberId, _key: Admin) -> schemas.SubscriberPublic:
     """Bring a disabled subscriber back; what was held for it while disabled goes out, in order."""
     with db.session_scope() as session:
         return public(service.enable_subscriber(session=session, subscriber_id=subscriber_id))
@@ -98,7 +101,7 @@ def enable_subscriber(subscriber_id: str, _key: Admin) -> schemas.SubscriberPubl
     "/{subscriber_id}/rotate-secret", response_model=schemas.SecretRotated, responses=errors.responses(404, 422)
 )
 def rotate_secret(
-    subscriber_id: str, _key: Admin, rotation: schemas.SecretRotation | None = None
+    subscriber_id: SubscriberId, _key: Admin, rotation: schemas.SecretRotation | None = None
 ) -> schemas.SecretRotated:
     """A new signing secret. During the overlap (default 24 h) every delivery carries a signature
     with each secret, so the site can switch to the new one without losing a message."""
@@ -109,7 +112,9 @@ def rotate_secret(
 
 
 @router.post("/{subscriber_id}/keys", status_code=201, response_model=KeyCreated, responses=errors.responses(404, 422))
-def create_subscriber_key(subscriber_id: str, _key: Admin, body: SubscriberKeyCreate | None = None) -> KeyCreated:
+def create_subscriber_key(
+    subscriber_id: SubscriberId, _key: Admin, body: SubscriberKeyCreate | None = None
+) -> KeyCreated:
     """A key for the site itself: it reads this subscriber's feed (``/v1/feed``), and nothing
     else. Shown once."""
     with db.session_scope() as session:

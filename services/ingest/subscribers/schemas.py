@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, Field, HttpUrl, field_serializer
+from pydantic import BaseModel, Field, HttpUrl, StrictBool, StrictInt, field_serializer
 
 from services.ingest.common import Input
 from shared.filters import SubscriberFilters
@@ -22,7 +22,10 @@ class SubscriberUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     url: HttpUrl | None = None
     filters: SubscriberFilters | None = None
-    active: bool | None = Field(default=None, description="false disables it (deliveries are held), true enables it")
+    #: JSON true or false only (not 0, 1 or "yes").
+    active: StrictBool | None = Field(
+        default=None, description="false disables it (deliveries are held), true enables it"
+    )
 
 
 class SubscriberPublic(BaseModel):
@@ -48,7 +51,7 @@ class SubscriberCreated(SubscriberPublic):
 
 
 class SecretRotation(Input):
-    overlap_seconds: int = Field(
+    overlap_seconds: StrictInt = Field(
         default=86400, ge=0, le=7 * 86400, description="how long deliveries carry both signatures (default 24 h)"
     )
 
