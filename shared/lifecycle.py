@@ -10,6 +10,8 @@ that was waiting; the stuck-work sweep is the net under it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -99,9 +101,35 @@ def take_up(session: Session, version: StoryVersion, max_tries: int) -> Taken:
         return Taken(None)
     session.refresh(version)
     if version.tries > max_tries:
-        error = f"a worker took up its {state} step {version.tries - 1} times and never finished; see the worker logs"
+        error = f"a worker took up its {state} step {version.tries - 1} times and never finished; " + (
+            f"the last try failed with {version.error}" if version.error else "see the worker logs"
+        )
         return Taken(None, fail(session, version, error))
     return Taken(version)
+
+
+@contextmanager
+def step_errors_noted(version_id: int) -> Iterator[None]:
+    """Around a worker's step: a step that raises (the database gone for a moment, a bug) leaves
+    its version where it was, for the stuck sweep to queue again, and its try counted; the error
+    is kept on the version, so that a version whose tries run out fails saying why."""
+    try:
+        yield
+    except Exception as exc:
+        _note_error(version_id, f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _note_error(version_id: int, error: str) -> None:
+    try:
+        with session_scope() as session:
+            session.exec(
+                update(StoryVersion)
+                .where(StoryVersion.id == version_id, StoryVersion.state.in_(list(IN_PIPELINE_STATES)))
+                .values(error=error[:2000])
+            )
+    except Exception:  # the database may be what failed: the try stays counted all the same
+        log.warning("could not keep the error on version %s", version_id, exc_info=True)
 
 
 def requeue_stuck(stuck_after: timedelta, idle_states: list[VersionState], limit: int = 200) -> list[int]:

@@ -57,7 +57,7 @@ def enrich_version(version_id: int) -> list[int]:
         result = session.exec(
             update(StoryVersion)
             .where(StoryVersion.id == version_id, StoryVersion.state == VersionState.stored)
-            .values(tags=tags.stored(), state=VersionState.enriched, enriched_at=utcnow(), tries=0)
+            .values(tags=tags.stored(), state=VersionState.enriched, enriched_at=utcnow(), tries=0, error=None)
         )
         if result.rowcount != 1:
             return []

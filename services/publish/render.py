@@ -97,7 +97,7 @@ def _park(session: Session, version: StoryVersion) -> None:
     session.exec(
         update(StoryVersion)
         .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld, tries=0)
+        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld, tries=0, error=None)
     )
 
 
@@ -139,6 +139,7 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
             published_at=now,
             pubstatus=pubstatus,
             tries=0,
+            error=None,
             published_seq=seq,
         )
     )

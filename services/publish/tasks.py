@@ -6,7 +6,7 @@ from celery.signals import worker_shutdown
 
 from services.publish import engine, render
 from services.publish.delivery import Due
-from shared import events, logs
+from shared import events, lifecycle, logs
 from shared.queue import get_celery
 
 app = get_celery()
@@ -15,7 +15,7 @@ worker_shutdown.connect(engine.stop_engine)
 
 @app.task(name="publish.render_version")
 def render_version(version_id: int) -> None:
-    with logs.bound(version_id=version_id):  # ``render`` binds the story id and version number
+    with logs.bound(version_id=version_id), lifecycle.step_errors_noted(version_id):  # ``render`` binds the ids
         rendered = render.render_version(version_id)
         render.dispatch(rendered.deliveries)
         events.relay(rendered.event_ids)

@@ -1,5 +1,5 @@
 """The scheduler's sweeps: unsent outbox events, versions stuck by a lost message, embargoes
-that have lifted, deliveries due for a (re)try. Exactly one scheduler runs per deployment: it
+that have lifted, deliveries due for a (re)try, expired Idempotency-Keys. Exactly one scheduler runs per deployment: it
 holds the ``scheduler`` lease in the database, renewed every sweep; a second one refuses to
 start while the lease is held, and a scheduler that lost its lease stops. After every sweep it
 beats (``shared.heartbeat``), which its healthcheck reads."""
@@ -12,7 +12,7 @@ import time
 from datetime import timedelta
 
 from services.publish import render, sweeps
-from shared import events, heartbeat, leases, lifecycle, metrics, queue
+from shared import events, heartbeat, idempotency, leases, lifecycle, metrics, queue
 from shared.config import get_settings
 from shared.models import VersionState
 
@@ -37,7 +37,14 @@ def sweep_once() -> dict[str, int]:
     released = events.relay(sweeps.release_due_embargoes())
     due = sweeps.due_deliveries()
     render.dispatch(due)
-    return {"relayed": relayed, "requeued": stuck, "released": released, "deliveries": len(due)}
+    expired = idempotency.sweep()
+    return {
+        "relayed": relayed,
+        "requeued": stuck,
+        "released": released,
+        "deliveries": len(due),
+        "expired_idempotency_keys": expired,
+    }
 
 
 LEASE = "scheduler"

@@ -209,3 +209,32 @@ def test_the_stuck_sweep_requeues_only_where_the_queue_is_idle(api):
             ("enrichment.tag_version", version_row(waiting, 1).id, 4),
         ]
     )
+
+
+def test_a_step_that_keeps_raising_fails_after_its_tries_with_the_error(api, monkeypatch):
+    """A render that raises each time it is taken up (the task fails, the stuck sweep queues it
+    again) is not retried for ever, nor dropped: past NEWSWIRE_MAX_TRIES it ends ``failed``,
+    and the failure names the error, which the editor sees in the versions list."""
+    from services.publish import tasks
+
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+
+    def broken_renderer(*_args, **_kwargs):
+        raise RuntimeError("renderer lost its template")
+
+    monkeypatch.setattr(ninjs, "render", broken_renderer)
+    version_id = version_row(story["id"], 1).id
+    for _ in range(get_settings().max_tries):
+        try:
+            tasks.render_version.run(version_id)
+        except RuntimeError:
+            pass
+        assert version_row(story["id"], 1).state == "enriched"
+        assert "RuntimeError: renderer lost its template" in version_row(story["id"], 1).error
+    tasks.render_version.run(version_id)  # the take-up past the limit fails it instead
+    failed = version_row(story["id"], 1)
+    assert failed.state == "failed"
+    assert failed.error.endswith("the last try failed with RuntimeError: renderer lost its template")
+    view = api.editor.get(f"/v1/stories/{story['id']}/versions").json()
+    assert view[0]["state"] == "failed" and "renderer lost its template" in view[0]["error"]
