@@ -71,6 +71,21 @@ def wait_mid_step(stack: FaultStack, state: str) -> None:
     )
 
 
+def kill_mid_step(stack: FaultStack, service: str, times: int = 2) -> Callable[[], int]:
+    """A fault that SIGKILLs the worker (and its pool) as soon as it has taken up a version's
+    step, then starts it again; ``times`` over."""
+    state = {"enrichment": "stored", "publish": "enriched"}[service]
+
+    def inject() -> int:
+        for _ in range(times):
+            wait_mid_step(stack, state)
+            stack.kill_tree(service)
+            stack.restart(service)
+        return times
+
+    return inject
+
+
 def test_redis_restarted_mid_burst_with_its_append_only_file(backend, make_stack, tallies):
     stack = make_stack()
 
@@ -94,27 +109,13 @@ def test_redis_killed_and_replaced_empty_mid_burst(backend, make_stack, tallies)
 def test_enrichment_worker_sigkilled_mid_task(backend, make_stack, tallies):
     stack = make_stack()
 
-    def inject() -> int:
-        for _ in range(2):
-            wait_mid_step(stack, "stored")
-            stack.kill_tree("enrichment")
-            stack.restart("enrichment")
-        return 2
-
-    run_scenario("enrichment worker SIGKILLed mid-task", backend, stack, tallies, inject)
+    run_scenario("enrichment worker SIGKILLed mid-task", backend, stack, tallies, kill_mid_step(stack, "enrichment"))
 
 
 def test_publish_worker_sigkilled_mid_render(backend, make_stack, tallies):
     stack = make_stack()
 
-    def inject() -> int:
-        for _ in range(2):
-            wait_mid_step(stack, "enriched")
-            stack.kill_tree("publish")
-            stack.restart("publish")
-        return 2
-
-    run_scenario("publish worker SIGKILLed mid-render", backend, stack, tallies, inject)
+    run_scenario("publish worker SIGKILLed mid-render", backend, stack, tallies, kill_mid_step(stack, "publish"))
 
 
 def test_scheduler_killed_and_restarted_while_a_site_is_down(backend, make_stack, tallies):
