@@ -1,7 +1,10 @@
-"""Benchmarks: ``python -m bench.pipeline`` (end-to-end latency and throughput),
+"""Benchmarks: ``python -m bench.pipeline`` (end-to-end latency and throughput; ``--tiny`` and
+``--conll PATH`` against a bare Celery chain and the tagger alone),
 ``python -m bench.fanout --subscribers 1000`` (one flash to many subscribers, against a bare
 client), ``python -m bench.isolation`` (slow receivers and everyone else),
-``python -m bench.tagging GOLD.jsonl`` (entity quality and tagging speed) and
+``python -m bench.tagging GOLD.jsonl`` (entity quality and tagging speed),
+``python -m bench.ingest`` (stories accepted per second by the API, against a bare endpoint),
+``python -m bench.profile`` (where the API's time goes under that load, sampled by py-spy) and
 ``python -m bench.long_story`` (time and memory for stories of 50,000 to 500,000 characters)."""
 
 print(__doc__)

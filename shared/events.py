@@ -9,6 +9,7 @@ scheduler's ``relay_unsent`` sends again once the lease has run out.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -54,56 +55,122 @@ def record(session: Session, kind: str, version_id: int, urgency: int) -> Outbox
     return event
 
 
-def _claim(session: Session, event_id: int) -> bool:
-    now = utcnow()
-    result = session.exec(
-        update(OutboxEvent)
-        .where(OutboxEvent.id == event_id, OutboxEvent.sent_at.is_(None))
-        .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
-        .values(lease_until=now + LEASE, send_attempts=OutboxEvent.send_attempts + 1)
-    )
-    return result.rowcount == 1
+#: Events claimed and sent together at most (one UPDATE to claim them, one to mark them sent).
+BATCH = 200
 
 
 def relay(event_ids: Iterable[int]) -> int:
     """Send the given events (after their transaction committed). Returns how many were sent.
     Never raises: whatever fails here is left to the scheduler's sweep, because the change
-    itself is already safe in the database. While the broker is resting after a failure, nothing
-    is claimed; an event whose send failed is released at once, so the sweep's next pass may
-    send it (only a relay that died mid-send leaves a lease to run out)."""
+    itself is already safe in the database. The events are claimed together (one conditional
+    UPDATE sets their lease), sent most urgent first, and marked sent together. While the broker
+    is resting after a failure, nothing is claimed; events whose send failed are released at
+    once, so the sweep's next pass may send them (only a relay that died mid-send leaves a lease
+    to run out)."""
+    ids = list(event_ids)
     sent = 0
-    for event_id in event_ids:
+    for start in range(0, len(ids), BATCH):
         if queue.resting():
             break
-        try:
-            sent += _relay_one(event_id)
-        except Exception:  # broker or database trouble: the sweep tries again
-            log.warning("outbox event %s not sent; the sweep will retry", event_id, exc_info=True)
-            _release(event_id)
+        sent += _relay_batch(ids[start : start + BATCH])
     return sent
 
 
-def _relay_one(event_id: int) -> int:
-    with session_scope() as session:
-        if not _claim(session, event_id):
-            return 0
-        event = session.get(OutboxEvent, event_id)
-    queue.send(TASK_FOR_EVENT[event.kind], event.version_id, event.priority)
-    with session_scope() as session:
-        session.exec(update(OutboxEvent).where(OutboxEvent.id == event_id).values(sent_at=utcnow()))
-    return 1
+class Coalescer:
+    """``relay`` for many threads at once (the API's requests): a thread that finds another one
+    relaying leaves its events to it and returns; the one relaying sends whatever has gathered
+    meanwhile, a batch at a time, until nothing is left. Under load, N requests' events cost
+    one claim and one mark-sent instead of N of each; alone, a thread relays its own events
+    before it returns, as ``relay`` does."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[int] = []
+        self._relaying = False
+
+    def relay(self, event_ids: Iterable[int]) -> int:
+        with self._lock:
+            self._pending.extend(event_ids)
+            if self._relaying:
+                return 0
+            self._relaying = True
+        sent = 0
+        try:
+            while batch := self._next_batch():
+                sent += relay(batch)
+        except BaseException:
+            with self._lock:
+                self._relaying = False
+            raise
+        return sent
+
+    def _next_batch(self) -> list[int]:
+        """The next batch; when there is none, this thread stops relaying (in the same lock, so
+        events added a moment later find nobody relaying and are sent by their own thread)."""
+        with self._lock:
+            batch, self._pending = self._pending[:BATCH], self._pending[BATCH:]
+            if not batch:
+                self._relaying = False
+            return batch
 
 
-def _release(event_id: int) -> None:
+#: The API's relay: every request's events, after its response went out.
+api_relay = Coalescer()
+
+
+def _relay_batch(event_ids: list[int]) -> int:
+    try:
+        claimed = _claim(event_ids)
+    except Exception:  # the database is the trouble: the sweep sends them later
+        log.warning("outbox events %s not claimed; the sweep will retry", event_ids, exc_info=True)
+        return 0
+    sent: list[int] = []
+    try:
+        for event_id, kind, version_id, priority in claimed:
+            queue.send(TASK_FOR_EVENT[kind], version_id, priority)
+            sent.append(event_id)
+    except Exception:  # broker trouble: the rest is released for the sweep
+        log.warning("outbox events not sent; the sweep will retry", exc_info=True)
+        _release([event[0] for event in claimed[len(sent) :]])
+    if sent:
+        _mark_sent(sent)
+    return len(sent)
+
+
+def _claim(event_ids: list[int]) -> list[tuple[int, str, int, int]]:
+    """Lease the events nobody sent or holds; (id, kind, version id, priority), most urgent first."""
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.exec(
+            update(OutboxEvent)
+            .where(OutboxEvent.id.in_(event_ids), OutboxEvent.sent_at.is_(None))
+            .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
+            .values(lease_until=now + LEASE, send_attempts=OutboxEvent.send_attempts + 1)
+            .returning(OutboxEvent.id, OutboxEvent.kind, OutboxEvent.version_id, OutboxEvent.priority)
+        ).all()
+    return sorted((tuple(row) for row in rows), key=lambda event: (event[3], event[0]))
+
+
+def _mark_sent(event_ids: list[int]) -> None:
+    try:
+        with session_scope() as session:
+            session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(sent_at=utcnow()))
+    except Exception:  # they were sent: once the lease runs out the sweep sends them again, harmlessly
+        log.warning("outbox events %s sent but not marked; the sweep may send them again", event_ids, exc_info=True)
+
+
+def _release(event_ids: list[int]) -> None:
+    if not event_ids:
+        return
     try:
         with session_scope() as session:
             session.exec(
                 update(OutboxEvent)
-                .where(OutboxEvent.id == event_id, OutboxEvent.sent_at.is_(None))
+                .where(OutboxEvent.id.in_(event_ids), OutboxEvent.sent_at.is_(None))
                 .values(lease_until=None)
             )
     except Exception:  # the database is the trouble: the lease runs out instead
-        log.warning("outbox event %s keeps its lease until it runs out", event_id, exc_info=True)
+        log.warning("outbox events %s keep their lease until it runs out", event_ids, exc_info=True)
 
 
 def relay_unsent(limit: int = 500) -> int:

@@ -78,7 +78,7 @@ def _file(
         accepted = _accepted(filed)
     logs.bind(story_id=accepted.id, version=accepted.version)
     log.info("story filed" if filed.created else "story filed before (same idempotency key): nothing new")
-    background.add_task(events.relay, filed.event_ids)
+    background.add_task(events.api_relay.relay, filed.event_ids)
     return accepted, filed.created
 
 
@@ -235,7 +235,7 @@ def set_story_tags(
     again as a new version with the corrected tags."""
     with db.session_scope() as session:
         event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes, filed_by=key.name)
-    background.add_task(events.relay, event_ids)
+    background.add_task(events.api_relay.relay, event_ids)
     with db.read_scope() as session:
         return queries.story_view(session=session, story_id=story_id)
 

@@ -1,0 +1,182 @@
+"""The bare limit of the pipeline's plumbing: three no-op Celery tasks chained through three queues,
+the last one POSTing a signed tiny JSON body to a receiver. No database, no API, no tagging.
+
+    python -m bench.bare.celery_chain worker --queue bare-enrichment --pool prefork --concurrency 1
+
+(``BareChain`` starts the three workers; ``python -m bench.pipeline --tiny`` uses it.)
+
+What is the same as the project:
+
+* the Celery app is ``shared.queue.make_celery`` itself — serializer, ``acks_late``, prefetch 1,
+  priority steps and the other transport options, time limits, task events on — with only the routes
+  replaced, so that the three queues (``bare-enrichment``, ``bare-publish``, ``bare-delivery``) never
+  mix with the project's on the same Redis;
+* one worker process per queue, with the pool and concurrency the project's stack gives that stage
+  (``services.cli.WORKERS`` for the pool, ``tests.support.Stack.SERVICES`` for the concurrency) and
+  the same worker flags (``--without-gossip --without-mingle``, log level INFO to a file);
+* each task hands the next one to the broker the way the project's tasks do (``send_task`` with the
+  story's priority and ``shared.queue.SEND_RETRY``), not as a Celery canvas chain;
+* the last task POSTs a Standard Webhooks event body (``event_body``, ~100 bytes) signed with the
+  project's ``signed_headers`` to the same kind of in-process receiver the pipeline benchmark uses,
+  which verifies the signature and notes the arrival time on the benchmark's clock. Arrival is thus
+  measured exactly as for a story: the receiver's verified arrival, not a timestamp in Redis.
+
+What differs: the delivery task sends with a synchronous httpx client per worker thread (the project's
+delivery worker hands the send to an aiohttp event loop), and the first task is sent straight from
+the benchmark's client threads (a story is first POSTed to the API, which stores it and then sends it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+from celery import Celery
+
+from services.publish.channels.webhook import event_body, signed_headers
+from shared.queue import SEND_RETRY, make_celery, priority_for_urgency
+
+#: (bare queue, the project's stage it stands for)
+STAGES = (("bare-enrichment", "enrichment"), ("bare-publish", "publish"), ("bare-delivery", "delivery"))
+TASKS = {queue: f"bare.{stage}" for queue, stage in STAGES}
+ROUTES = {name: {"queue": queue} for queue, name in TASKS.items()}
+#: A routine story (urgency 5), as the tiny stories are.
+PRIORITY = priority_for_urgency(5)
+RECEIVER_URL = "BENCH_BARE_RECEIVER_URL"
+RECEIVER_SECRET = "BENCH_BARE_RECEIVER_SECRET"
+
+
+def make_app(broker_url: str | None = None) -> Celery:
+    """The project's Celery app and settings, routed to the bare queues."""
+    app = make_celery(broker_url)
+    app.conf.task_routes = ROUTES
+    app.conf.task_default_queue = STAGES[1][0]
+    return app
+
+
+def forward(app: Celery, task_name: str, chain_id: str) -> None:
+    app.send_task(task_name, args=[chain_id], priority=PRIORITY, retry=True, retry_policy=SEND_RETRY)
+
+
+def register(app: Celery) -> None:
+    """The three tasks. The receiver's URL and secret come from the environment."""
+    local = threading.local()
+
+    @app.task(name=TASKS["bare-enrichment"])
+    def enrichment(chain_id: str) -> None:
+        forward(app, TASKS["bare-publish"], chain_id)
+
+    @app.task(name=TASKS["bare-publish"])
+    def publish(chain_id: str) -> None:
+        forward(app, TASKS["bare-delivery"], chain_id)
+
+    @app.task(name=TASKS["bare-delivery"])
+    def delivery(chain_id: str) -> None:
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(timeout=10)
+        body = event_body(
+            "story.published", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), {"uri": f"urn:bare:{chain_id}"}
+        )
+        headers = signed_headers(os.environ[RECEIVER_SECRET], f"msg_{chain_id}", body)
+        local.client.post(os.environ[RECEIVER_URL], content=body, headers=headers).raise_for_status()
+
+
+def stage_workers() -> dict[str, tuple[str, str]]:
+    """Bare queue → (pool, concurrency), as the project's stack runs that stage."""
+    from services.cli import WORKERS
+    from tests.support import Stack
+
+    found = {}
+    for queue, stage in STAGES:
+        args = Stack.SERVICES[stage]
+        found[queue] = (WORKERS[stage][1], args[args.index("--concurrency") + 1])
+    return found
+
+
+class BareChain:
+    """The three bare workers as OS processes, and a client that starts chains."""
+
+    def __init__(self, env: dict[str, str], data_dir: Path, receiver_url: str, secret: str):
+        self.env = {**env, RECEIVER_URL: receiver_url, RECEIVER_SECRET: secret}
+        self.data_dir = data_dir
+        self.app = make_app(env["NEWSWIRE_REDIS_URL"])
+        self.processes: list[subprocess.Popen] = []
+        self.logs = []
+
+    def start(self) -> BareChain:
+        for queue, (pool, concurrency) in stage_workers().items():
+            log = (self.data_dir / f"{queue}.log").open("a")
+            self.logs.append(log)
+            command = ["worker", "--queue", queue, "--pool", pool, "--concurrency", concurrency]
+            self.processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bench.bare.celery_chain", *command],
+                    env=self.env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        return self
+
+    def describe(self) -> str:
+        return ", ".join(f"{queue} {pool} ×{n}" for queue, (pool, n) in stage_workers().items())
+
+    def submit(self, chain_id: str) -> None:
+        forward(self.app, TASKS["bare-enrichment"], chain_id)
+
+    def alive(self) -> None:
+        for proc in self.processes:
+            if proc.poll() is not None:
+                raise AssertionError(f"a bare worker exited; see {self.data_dir}/bare-*.log")
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+        self.app.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker", help="run one bare worker")
+    worker.add_argument("--queue", choices=list(TASKS), required=True)
+    worker.add_argument("--pool", choices=["prefork", "threads", "solo"], required=True)
+    worker.add_argument("--concurrency", type=int, required=True)
+    args = parser.parse_args()
+    app = make_app()
+    register(app)
+    app.worker_main(
+        [
+            "worker",
+            "--queues",
+            args.queue,
+            "--hostname",
+            f"{args.queue}-{os.getpid()}@%h",
+            "--pool",
+            args.pool,
+            "--concurrency",
+            str(args.concurrency),
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
