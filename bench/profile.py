@@ -49,7 +49,7 @@ def shares(collapsed: Path) -> tuple[int, Counter, Counter]:
     inclusive: Counter = Counter()
     own: Counter = Counter()
     total = 0
-    for line in collapsed.read_text().splitlines():
+    for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
         frames = [frame_name(f) for f in stack.split(";") if f.strip() and not f.startswith(("thread ", "process "))]
         if not frames or not count.isdigit():

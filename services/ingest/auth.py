@@ -16,7 +16,6 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ingest.exceptions import Forbidden, Unauthenticated
 from services.ingest.keys import service as keys
-from shared import db
 from shared.models import ApiKey, Role
 
 bearer = HTTPBearer(
@@ -38,8 +37,7 @@ class RequireRole:
     def __call__(self, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> ApiKey:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthenticated("send an API key as 'Authorization: Bearer <key>'")
-        with db.read_scope() as session:
-            key = keys.find_key(session=session, key=credentials.credentials.strip())
+        key = keys.authenticate(credentials.credentials.strip())
         if key is None:
             raise Unauthenticated("unknown or revoked API key")
         if key.role not in self.roles:

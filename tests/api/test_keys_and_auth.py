@@ -28,6 +28,23 @@ def test_revoked_key_gets_401_on_its_next_request(api):
     assert api.admin.delete(f"/v1/keys/{listed['night desk']['id']}").status_code == 204  # twice is harmless
 
 
+def test_a_key_revoked_by_another_process_is_refused_once_its_trust_runs_out(api, monkeypatch):
+    """The API trusts a key it looked up for KEY_TRUST_SECONDS (no database read per request);
+    a revocation written by another process (the CLI, another API replica) holds after that."""
+    from services.ingest.keys import service as keys
+    from shared import db
+    from tests.support import wait_for
+
+    monkeypatch.setattr(keys, "KEY_TRUST_SECONDS", 0.3)
+    key = make_key("editor", "stringer")
+    stringer = client(key)
+    assert stringer.get("/v1/stories").status_code == 200
+    with db.session_scope() as session:  # what `newswire keys revoke` does, in its own process
+        row = keys.find_key(session=session, key=key)
+        keys.revoke_key(session=session, key_id=row.id)
+    wait_for(lambda: stringer.get("/v1/stories").status_code == 401, timeout=5, what="the revocation to hold")
+
+
 def test_key_list_shows_role_creation_and_last_use_but_never_the_key(api):
     api.editor.get("/v1/stories")
     keys = {k["name"]: k for k in api.admin.get("/v1/keys").json()}

@@ -33,4 +33,5 @@ def revoke_key(key_id: KeyId, _key: Admin) -> Response:
     """Revoke a key: its next request gets 401. The last active admin key cannot be revoked."""
     with db.session_scope() as session:
         service.revoke_key(session=session, key_id=key_id)
+    service.forget_keys()
     return Response(status_code=204)

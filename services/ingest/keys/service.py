@@ -6,6 +6,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import secrets
+import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import or_, update
@@ -42,6 +44,66 @@ def create_key(
     return row, key
 
 
+#: How long an API process trusts a key it looked up before reading it again. A key revoked
+#: through this process's API is forgotten at once (``forget_keys``); one revoked by the CLI or by
+#: another API process is refused within this time.
+KEY_TRUST_SECONDS = 2.0
+
+
+class _TrustedKeys:
+    """Keys this process looked up lately, by hash. A lookup that started before ``forget`` is
+    not kept (the generation moved on), so a revocation is never undone by a request in flight."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.keys: dict[str, tuple[float, ApiKey]] = {}
+        self.generation = 0
+
+    def get(self, digest: str) -> tuple[ApiKey | None, int]:
+        with self.lock:
+            seen = self.keys.get(digest)
+            fresh = seen is not None and time.monotonic() - seen[0] < KEY_TRUST_SECONDS
+            return (seen[1] if fresh else None), self.generation
+
+    def keep(self, digest: str, key: ApiKey | None, generation: int) -> None:
+        with self.lock:
+            if generation != self.generation:
+                return
+            if key is None:
+                self.keys.pop(digest, None)
+                return
+            if len(self.keys) >= 10_000:
+                self.keys.clear()
+            self.keys[digest] = (time.monotonic(), key)
+
+    def forget(self) -> None:
+        with self.lock:
+            self.keys.clear()
+            self.generation += 1
+
+
+_trusted = _TrustedKeys()
+
+
+def authenticate(key: str) -> ApiKey | None:
+    """The active key with this token (None: unknown or revoked), read at most every
+    ``KEY_TRUST_SECONDS`` per process: a request costs no database read for its key."""
+    digest = hash_key(key)
+    known, generation = _trusted.get(digest)
+    if known is not None:
+        return known
+    with db.read_scope() as session:
+        row = session.exec(select(ApiKey).where(ApiKey.key_hash == digest)).first()
+    active = row if row is not None and row.revoked_at is None else None
+    _trusted.keep(digest, active, generation)
+    return active
+
+
+def forget_keys() -> None:
+    """After a revocation commits: every key is read again on its next request."""
+    _trusted.forget()
+
+
 def find_key(*, session: Session, key: str) -> ApiKey | None:
     row = session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(key))).first()
     if row is None or row.revoked_at is not None:
@@ -61,6 +123,7 @@ def note_use(key: ApiKey) -> None:
             .where(or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION))
             .values(last_used_at=now)
         )
+    key.last_used_at = now  # the copy this process trusts knows it too
 
 
 def list_keys(*, session: Session) -> list[ApiKey]:

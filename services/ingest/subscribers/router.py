@@ -14,7 +14,7 @@ from services.ingest import errors
 from services.ingest.auth import Admin
 from services.ingest.exceptions import Conflict, Invalid
 from services.ingest.keys.schemas import KeyCreated, SubscriberKeyCreate
-from services.ingest.keys.service import create_key
+from services.ingest.keys.service import create_key, forget_keys
 from services.ingest.paths import SubscriberId
 from services.ingest.subscribers import schemas, service
 from shared import db
@@ -87,6 +87,7 @@ def delete_subscriber(subscriber_id: SubscriberId, _key: Admin) -> Response:
     """It receives nothing more, kills included; its delivery history stays."""
     with db.session_scope() as session:
         service.delete_subscriber(session=session, subscriber_id=subscriber_id)
+    forget_keys()  # its keys were revoked
     return Response(status_code=204)
 
 
