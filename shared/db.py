@@ -9,7 +9,9 @@ busy timeout instead of failing on a read-to-write lock upgrade; read-only sessi
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -106,10 +108,18 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
+#: SQLite takes one writer at a time; a writer that finds the lock taken sleeps in steps of up to
+#: 100 ms (its busy handler) and may sleep on after the lock is free. Threads of one process queue
+#: here instead, in turn (the wait for writers of other processes is still SQLite's).
+_sqlite_writers = threading.RLock()
+
+
 @contextmanager
 def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
-    with Session(get_engine(settings), expire_on_commit=False) as session:
+    engine = get_engine(settings)
+    turn = _sqlite_writers if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    with turn, Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()

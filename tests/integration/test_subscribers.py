@@ -221,20 +221,24 @@ def test_a_site_down_for_the_whole_retry_window_catches_up_with_enable_and_repla
         path = f"/v1/subscribers/{site['id']}"
         with stack.client(stack.editor_key) as api:
             first = post(api, "/v1/stories", KERRY)
-            wait_for(
-                lambda: [d["state"] for d in deliveries(stack, site, first)] == ["failed"],
-                timeout=60,
-                what="the last attempt to fail",
-            )
-            wait_for(lambda: admin.get(path).json()["active"] is False, timeout=30, what="the site to be disabled")
+            wait_for(lambda: admin.get(path).json()["active"] is False, timeout=60, what="the site to be disabled")
             assert "failed" in admin.get(path).json()["disabled_reason"]
+            # Its last try fails the delivery and disables the site (failing for over a second);
+            # on a busy machine whose tries spread wider the site is disabled at an earlier try,
+            # and the delivery is held pending for it instead: both end with the site catching up.
+            (state,) = wait_for(
+                lambda: [d["state"] for d in deliveries(stack, site, first) if d["state"] in ("failed", "pending")],
+                timeout=30,
+                what="the delivery to fail or be held",
+            )
+            held = state == "pending"
             second = post(api, "/v1/stories", TOKYO)  # goes out while the site is disabled
             published(api, second, 1)
         receiver = Receiver(stack, site["secret"], port)  # the site is back
         try:
             assert admin.post(f"{path}/enable").status_code == 200
             replayed = post(admin, f"{path}/replay", {"since": started})
-            assert replayed == {"resent": 1, "created": 1}
+            assert replayed == {"resent": 0 if held else 1, "created": 1}  # a held delivery goes on enable
             wait_for(lambda: received(receiver, first) and received(receiver, second), timeout=60, what="the catch-up")
             post(admin, f"{path}/replay", {"since": started})  # twice: the site dedupes on webhook-id
             wait_for(
