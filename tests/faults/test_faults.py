@@ -86,24 +86,16 @@ def kill_mid_step(stack: FaultStack, service: str, times: int = 2) -> Callable[[
     return inject
 
 
-def test_redis_restarted_mid_burst_with_its_append_only_file(backend, make_stack, tallies):
+@pytest.mark.parametrize("keep_data", [True, False], ids=["restarted-with-its-aof", "killed-replaced-empty"])
+def test_redis_gone_mid_burst(backend, make_stack, tallies, keep_data):
     stack = make_stack()
 
     def inject() -> int:
-        stack.replace_redis(keep_data=True)
+        stack.replace_redis(keep_data=keep_data)
         return 1
 
-    run_scenario("redis restarted (append-only file)", backend, stack, tallies, inject)
-
-
-def test_redis_killed_and_replaced_empty_mid_burst(backend, make_stack, tallies):
-    stack = make_stack()
-
-    def inject() -> int:
-        stack.replace_redis(keep_data=False)
-        return 1
-
-    run_scenario("redis killed, replaced empty", backend, stack, tallies, inject)
+    name = "redis restarted (append-only file)" if keep_data else "redis killed, replaced empty"
+    run_scenario(name, backend, stack, tallies, inject)
 
 
 def test_enrichment_worker_sigkilled_mid_task(backend, make_stack, tallies):
