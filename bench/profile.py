@@ -1,4 +1,8 @@
-"""Where the API's time goes under load: ``python -m bench.profile [--seconds 15] [--top 30]``.
+"""Where the time goes under load.
+
+``python -m bench.profile [--seconds 15] [--top 30]``: the API alone under the ingest load.
+``python -m bench.profile --pipeline [--stories 300]``: every stage while tiny stories go through
+the whole stack, with each stage's CPU time per story (from /proc, pool processes included).
 
 Starts the project's API (and Redis) as ``bench.ingest`` does, puts it under the same load (8
 connections, closed loop), and samples it with py-spy (``pip install -e '.[bench]'``) for the
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -21,14 +26,17 @@ from pathlib import Path
 
 from bench.ingest import _aiohttp_load, start_project
 from bench.machine import describe
+from bench.pipeline import burst_run, project_stack, story_poster, tiny_story, warm_up
+from tests.support import children
 
 
-def sample(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+def sample(pid: int, seconds: float, out: Path, subprocesses: bool = False) -> subprocess.Popen:
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if not py_spy:
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
     command = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
     command += ["--format", "raw", "--output", str(out), "--nonblocking", "--threads"]
+    command += ["--subprocesses"] if subprocesses else []
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -56,17 +64,53 @@ def shares(collapsed: Path) -> tuple[int, Counter, Counter]:
             continue
         total += int(count)
         own[frames[-1][0]] += int(count)
-        for name in {name for name, ours in frames if ours}:
+        for name in {name for name, ours in frames if ours and not name.startswith("cli.py:")}:
             inclusive[name] += int(count)
     return total, inclusive, own
 
 
 def report(total: int, inclusive: Counter, own: Counter, top: int) -> str:
-    lines = [f"{total} samples of the API's threads (running, or waiting in a call; idle threads left out)", ""]
+    lines = [f"{total} samples of its threads (running, or waiting in a call; idle threads left out)", ""]
     lines += ["| the project's function | samples with it on the stack |", "|---|---|"]
     lines += [f"| `{name}` | {100 * n / total:.1f} % |" for name, n in inclusive.most_common(top)]
     lines += ["", "| any function, at the top of the stack (self) | samples |", "|---|---|"]
     lines += [f"| `{name}` | {100 * n / total:.1f} % |" for name, n in own.most_common(top)]
+    return "\n".join(lines)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live children (a worker's pool), from /proc."""
+    total = 0.0
+    for each in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def profile_pipeline(stories: int, clients: int, top: int, out: Path) -> str:
+    """Tiny stories through the whole stack; per stage, CPU per story and where it goes."""
+    out.mkdir(parents=True, exist_ok=True)
+    with project_stack(None) as (stack, receiver, api):
+        post = story_poster(api, tiny_story)
+        warm_up(post, receiver.arrivals)
+        pids = {name: process.pid for name, process in stack.processes.items()}
+        before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        samplers = [sample(pid, stories / 10 + 5, out / f"{name}.txt", subprocesses=True) for name, pid in pids.items()]
+        burst_run(post, receiver.arrivals, 0, stories, clients)
+        used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        for sampler in samplers:
+            sampler.wait(120)
+    lines = [describe(), "", f"{stories} tiny stories from {clients} clients, POST → verified arrival", ""]
+    lines += ["| stage | CPU ms per story |", "|---|---|"]
+    lines += [f"| {name} | {1000 * seconds / stories:.1f} |" for name, seconds in used.items()]
+    lines.append(f"| all | {1000 * sum(used.values()) / stories:.1f} |")
+    for name in pids:
+        total, inclusive, own = shares(out / f"{name}.txt")
+        if total:
+            lines += ["", f"### {name}", "", report(total, inclusive, own, top)]
     return "\n".join(lines)
 
 
@@ -76,7 +120,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--out", type=Path, default=Path("api-profile.txt"), help="collapsed stacks")
+    parser.add_argument("--pipeline", action="store_true", help="every stage, tiny stories (stacks: --out folder)")
+    parser.add_argument("--stories", type=int, default=300)
     args = parser.parse_args()
+    if args.pipeline:
+        print(profile_pipeline(args.stories, args.clients, args.top, args.out.with_suffix("")))
+        return
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         target = start_project(Path(tmp), None, stack)
         api_pid = target.pid
