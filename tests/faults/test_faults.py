@@ -7,11 +7,14 @@ on 127.0.0.1 (two take everything, one only urgency 1-3)."""
 from __future__ import annotations
 
 import os
+import shutil
 import sqlite3
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -185,38 +188,41 @@ def test_site_down_for_its_whole_retry_window_then_replayed(backend, make_stack,
     run_scenario("site down all retries, then replay", backend, stack, tallies, inject, receivers, replay)
 
 
-def _can_make_immutable(folder) -> bool:
-    probe = folder / "immutable-probe"
-    probe.write_text("x")
-    made = subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode == 0
-    if made:
-        subprocess.run(["chattr", "-i", str(probe)], check=True)
+def _can_make_immutable() -> bool:
+    """Whether this machine lets the suite make a file read-only for its owner (chattr +i needs
+    CAP_LINUX_IMMUTABLE: root, as on the CI machines)."""
+    with tempfile.TemporaryDirectory() as folder:
+        probe = Path(folder) / "immutable-probe"
+        probe.write_text("x")
+        made = subprocess.run(["chattr", "+i", str(probe)], capture_output=True).returncode == 0
+        if made:
+            subprocess.run(["chattr", "-i", str(probe)], check=True)
     return made
 
 
-@pytest.mark.parametrize("backend", ["sqlite"])
-def test_data_directory_read_only_for_a_moment(backend, make_stack, tallies, tmp_path):
-    """The database file and its write-ahead log refuse every write for three seconds (as a disk
-    remounted read-only does): the API answers 503 with a clear error (clients send again), the
-    workers' steps fail and are taken up again, and the file is intact afterwards."""
-    if not _can_make_immutable(tmp_path):
-        pytest.skip("making a file read-only for its owner needs chattr and CAP_LINUX_IMMUTABLE (root)")
-    stack = make_stack()
-    database = stack.data_dir / "newswire.db"
-    frozen = [str(database), f"{database}-wal"]
+if shutil.which("chattr") and _can_make_immutable():
 
-    def inject() -> int:
-        subprocess.run(["chattr", "+i", *frozen], check=True)
-        try:
-            time.sleep(3)
-        finally:
-            subprocess.run(["chattr", "-i", *frozen], check=True)
-        return 1
+    @pytest.mark.parametrize("backend", ["sqlite"])
+    def test_data_directory_read_only_for_a_moment(backend, make_stack, tallies):
+        """The database file and its write-ahead log refuse every write for three seconds (as a
+        disk remounted read-only does): the API answers 503 with a clear error (clients send
+        again), the workers' steps fail and are taken up again, and the file is intact afterwards."""
+        stack = make_stack()
+        database = stack.data_dir / "newswire.db"
+        frozen = [str(database), f"{database}-wal"]
 
-    _tally, wire = run_scenario("data directory read-only for 3 s", backend, stack, tallies, inject)
-    assert wire.statuses[503] >= 1, dict(wire.statuses)
-    with sqlite3.connect(database) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        def inject() -> int:
+            subprocess.run(["chattr", "+i", *frozen], check=True)
+            try:
+                time.sleep(3)
+            finally:
+                subprocess.run(["chattr", "-i", *frozen], check=True)
+            return 1
+
+        _tally, wire = run_scenario("data directory read-only for 3 s", backend, stack, tallies, inject)
+        assert wire.statuses[503] >= 1, dict(wire.statuses)
+        with sqlite3.connect(database) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
 if "postgres" in BACKENDS:
