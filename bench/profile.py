@@ -30,13 +30,16 @@ from bench.pipeline import burst_run, project_stack, story_poster, tiny_story, w
 from tests.support import children
 
 
-def sample(pid: int, seconds: float, out: Path, subprocesses: bool = False) -> subprocess.Popen:
+def sample(pid: int, seconds: float, out: Path, subprocesses: bool = False, gil: bool = False) -> subprocess.Popen:
+    """py-spy over ``pid`` for ``seconds``; ``gil``: only the thread holding the GIL (where the CPU
+    goes), else every thread that is running or waiting in a call (where the time goes)."""
     py_spy = shutil.which("py-spy") or shutil.which("py-spy", path=str(Path(sys.executable).parent))
     if not py_spy:
         raise SystemExit("py-spy is not installed: pip install -e '.[bench]'")
     command = [py_spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200"]
     command += ["--format", "raw", "--output", str(out), "--nonblocking", "--threads"]
     command += ["--subprocesses"] if subprocesses else []
+    command += ["--gil"] if gil else []
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -69,8 +72,9 @@ def shares(collapsed: Path) -> tuple[int, Counter, Counter]:
     return total, inclusive, own
 
 
-def report(total: int, inclusive: Counter, own: Counter, top: int) -> str:
-    lines = [f"{total} samples of its threads (running, or waiting in a call; idle threads left out)", ""]
+def report(total: int, inclusive: Counter, own: Counter, top: int, gil: bool = False) -> str:
+    what = "the thread holding the GIL" if gil else "its threads (running, or waiting in a call; idle threads left out)"
+    lines = [f"{total} samples of {what}", ""]
     lines += ["| the project's function | samples with it on the stack |", "|---|---|"]
     lines += [f"| `{name}` | {100 * n / total:.1f} % |" for name, n in inclusive.most_common(top)]
     lines += ["", "| any function, at the top of the stack (self) | samples |", "|---|---|"]
@@ -122,6 +126,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("api-profile.txt"), help="collapsed stacks")
     parser.add_argument("--pipeline", action="store_true", help="every stage, tiny stories (stacks: --out folder)")
     parser.add_argument("--stories", type=int, default=300)
+    parser.add_argument("--gil", action="store_true", help="API: sample only the thread holding the GIL (CPU)")
     args = parser.parse_args()
     if args.pipeline:
         print(profile_pipeline(args.stories, args.clients, args.top, args.out.with_suffix("")))
@@ -129,12 +134,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         target = start_project(Path(tmp), None, stack)
         api_pid = target.pid
-        sampler = sample(api_pid, args.seconds + 2, args.out.resolve())
+        sampler = sample(api_pid, args.seconds + 2, args.out.resolve(), gil=args.gil)
         run = asyncio.run(_aiohttp_load(target, args.clients, args.seconds))
         sampler.wait(60)
     print(describe())
     print(f"\nPOST /v1/stories under load while sampled: {run.rate:.1f} accepted/s, p50 {run.p50_ms:.0f} ms\n")
-    print(report(*shares(args.out), args.top))
+    print(report(*shares(args.out), args.top, gil=args.gil))
 
 
 if __name__ == "__main__":

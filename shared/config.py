@@ -144,7 +144,7 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         """The database URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
-        url = self.database_url or f"sqlite:///{(self.data_dir / 'newswire.db').resolve()}"
+        url = self.database_url or _sqlite_url(self.data_dir, os.getcwd())
         if url.startswith("postgres://"):
             url = "postgresql://" + url[len("postgres://") :]
         if url.startswith("postgresql://"):
@@ -159,6 +159,13 @@ class Settings(BaseSettings):
                 "(which starts an embedded Redis) or point it at a Redis server"
             )
         return self.redis_url
+
+
+@lru_cache(maxsize=64)
+def _sqlite_url(data_dir: Path, cwd: str) -> str:
+    """The embedded database's URL (resolving the path costs more than a query: every session
+    asks for the URL, so it is worked out once per data folder and working directory)."""
+    return f"sqlite:///{(Path(cwd) / data_dir / 'newswire.db').resolve()}"
 
 
 @lru_cache

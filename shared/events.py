@@ -1,23 +1,26 @@
 """Transactional outbox: write an event with the change, relay it to Celery after commit.
 
-``record`` adds the event to the caller's session (same transaction as the change).
-``relay`` claims events with a lease column (SQLite has no SKIP LOCKED), hands each to
-Celery, and marks it sent. Whatever a crash or a Redis outage leaves unsent, the
-scheduler's ``relay_unsent`` sends again once the lease has run out.
+``record`` adds the event to the caller's session (same transaction as the change), leased to
+the process that writes it: nobody else sends it while that process relays it. ``relay`` reads
+the events it was given, hands each to Celery and marks them sent (one write per batch, no
+claim: the lease was taken with the change). Whatever a crash or a Redis outage leaves unsent,
+the scheduler's ``relay_unsent`` claims (a conditional UPDATE: SQLite has no SKIP LOCKED) and
+sends once the lease has run out; a relay that cannot send releases its events at once.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from shared import queue
-from shared.db import session_scope
+from shared.db import read_scope, session_scope
 from shared.models import OutboxEvent, VersionState
 from shared.queue import priority_for_urgency
 from shared.timeutil import utcnow
@@ -42,37 +45,53 @@ EVENT_FOR_STATE = {
 QUEUE_FOR_STATE = {state: TASK_FOR_EVENT[event].split(".", 1)[0] for state, event in EVENT_FOR_STATE.items()}
 
 LEASE = timedelta(seconds=30)
+#: The lease an event is born with: the writer relays it within moments of its commit; if the
+#: writer dies first, the sweep sends it once this has run out.
+BIRTH_LEASE = timedelta(seconds=5)
 #: Events younger than this are left to the relay of the process that wrote them.
 SWEEP_GRACE = timedelta(seconds=2)
 
 
 def record(session: Session, kind: str, version_id: int, urgency: int) -> OutboxEvent:
-    """Add an event to the caller's transaction; ``urgency`` sets its queue priority."""
+    """Add an event to the caller's transaction; ``urgency`` sets its queue priority. It is born
+    leased (and counted as one send attempt): the writer relays it after commit, and the sweep
+    leaves it alone unless the writer died or gave it back."""
     if kind not in TASK_FOR_EVENT:
         raise ValueError(f"unknown event kind {kind!r}")
-    event = OutboxEvent(kind=kind, version_id=version_id, priority=priority_for_urgency(urgency))
+    now = utcnow()
+    event = OutboxEvent(
+        kind=kind,
+        version_id=version_id,
+        priority=priority_for_urgency(urgency),
+        created_at=now,
+        lease_until=now + BIRTH_LEASE,
+        send_attempts=1,
+    )
     session.add(event)
     return event
 
 
-#: Events claimed and sent together at most (one UPDATE to claim them, one to mark them sent).
+#: Events read (or claimed) and sent together at most, then marked sent with one UPDATE.
 BATCH = 200
 
 
 def relay(event_ids: Iterable[int]) -> int:
-    """Send the given events (after their transaction committed). Returns how many were sent.
-    Never raises: whatever fails here is left to the scheduler's sweep, because the change
-    itself is already safe in the database. The events are claimed together (one conditional
-    UPDATE sets their lease), sent most urgent first, and marked sent together. While the broker
-    is resting after a failure, nothing is claimed; events whose send failed are released at
-    once, so the sweep's next pass may send them (only a relay that died mid-send leaves a lease
-    to run out)."""
-    ids = list(event_ids)
+    """Send events this process recorded (after their transaction committed). Returns how many
+    were sent. Never raises: whatever fails here is left to the scheduler's sweep, because the
+    change itself is already safe in the database. The events are read (a read takes no write
+    lock), sent most urgent first, and marked sent together. While the broker is resting after
+    a failure, or when a send fails, the events not sent are released at once, so the sweep's
+    next pass may send them (only a relay that died mid-send leaves a lease to run out)."""
+    return _relay(list(event_ids), _leased_to_us)
+
+
+def _relay(ids: list[int], take: Callable[[list[int]], list[Event]]) -> int:
     sent = 0
     for start in range(0, len(ids), BATCH):
         if queue.resting():
+            _release(ids[start:])
             break
-        sent += _relay_batch(ids[start : start + BATCH])
+        sent += _relay_batch(ids[start : start + BATCH], take)
     return sent
 
 
@@ -89,11 +108,20 @@ class Coalescer:
         self._relaying = False
 
     def relay(self, event_ids: Iterable[int]) -> int:
+        return self.drain() if self.offer(event_ids) else 0
+
+    def offer(self, event_ids: Iterable[int]) -> bool:
+        """Hand the events over (no I/O: an event loop may call this). True: nobody is relaying,
+        so the caller must now call ``drain`` (in a thread of its own)."""
         with self._lock:
             self._pending.extend(event_ids)
             if self._relaying:
-                return 0
+                return False
             self._relaying = True
+            return True
+
+    def drain(self) -> int:
+        """Relay whatever gathers until nothing is left (the caller took the turn in ``offer``)."""
         sent = 0
         try:
             while batch := self._next_batch():
@@ -118,11 +146,11 @@ class Coalescer:
 api_relay = Coalescer()
 
 
-def _relay_batch(event_ids: list[int]) -> int:
+def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]]) -> int:
     try:
-        claimed = _claim(event_ids)
+        claimed = take(event_ids)
     except Exception:  # the database is the trouble: the sweep sends them later
-        log.warning("outbox events %s not claimed; the sweep will retry", event_ids, exc_info=True)
+        log.warning("outbox events %s not read; the sweep will retry", event_ids, exc_info=True)
         return 0
     sent: list[int] = []
     try:
@@ -137,24 +165,42 @@ def _relay_batch(event_ids: list[int]) -> int:
     return len(sent)
 
 
-def _claim(event_ids: list[int]) -> list[tuple[int, str, int, int]]:
-    """Lease the events nobody sent or holds; (id, kind, version id, priority), most urgent first."""
+#: (id, kind, version id, priority) of an event to send.
+Event = tuple[int, str, int, int]
+OUTBOX = OutboxEvent.__table__
+_EVENT_COLUMNS = (OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.version_id, OUTBOX.c.priority)
+
+
+def _most_urgent_first(rows: Iterable[Any]) -> list[Event]:
+    return sorted((tuple(row) for row in rows), key=lambda event: (event[3], event[0]))
+
+
+def _leased_to_us(event_ids: list[int]) -> list[Event]:
+    """The events not sent yet, most urgent first (their lease was taken when they were written)."""
+    with read_scope() as session:
+        connection = session.connection()
+        rows = connection.execute(select(*_EVENT_COLUMNS).where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.sent_at.is_(None)))
+        return _most_urgent_first(rows)
+
+
+def _claim(event_ids: list[int]) -> list[Event]:
+    """Lease the events nobody sent or holds, most urgent first."""
     now = utcnow()
     with session_scope() as session:
-        rows = session.exec(
-            update(OutboxEvent)
-            .where(OutboxEvent.id.in_(event_ids), OutboxEvent.sent_at.is_(None))
-            .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
-            .values(lease_until=now + LEASE, send_attempts=OutboxEvent.send_attempts + 1)
-            .returning(OutboxEvent.id, OutboxEvent.kind, OutboxEvent.version_id, OutboxEvent.priority)
-        ).all()
-    return sorted((tuple(row) for row in rows), key=lambda event: (event[3], event[0]))
+        rows = session.connection().execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.sent_at.is_(None))
+            .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < now))
+            .values(lease_until=now + LEASE, send_attempts=OUTBOX.c.send_attempts + 1)
+            .returning(*_EVENT_COLUMNS)
+        )
+        return _most_urgent_first(rows)
 
 
 def _mark_sent(event_ids: list[int]) -> None:
     try:
         with session_scope() as session:
-            session.exec(update(OutboxEvent).where(OutboxEvent.id.in_(event_ids)).values(sent_at=utcnow()))
+            session.connection().execute(update(OUTBOX).where(OUTBOX.c.id.in_(event_ids)).values(sent_at=utcnow()))
     except Exception:  # they were sent: once the lease runs out the sweep sends them again, harmlessly
         log.warning("outbox events %s sent but not marked; the sweep may send them again", event_ids, exc_info=True)
 
@@ -164,10 +210,8 @@ def _release(event_ids: list[int]) -> None:
         return
     try:
         with session_scope() as session:
-            session.exec(
-                update(OutboxEvent)
-                .where(OutboxEvent.id.in_(event_ids), OutboxEvent.sent_at.is_(None))
-                .values(lease_until=None)
+            session.connection().execute(
+                update(OUTBOX).where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.sent_at.is_(None)).values(lease_until=None)
             )
     except Exception:  # the database is the trouble: the lease runs out instead
         log.warning("outbox events %s keep their lease until it runs out", event_ids, exc_info=True)
@@ -184,4 +228,4 @@ def relay_unsent(limit: int = 500) -> int:
             .order_by(OutboxEvent.priority, OutboxEvent.id)
             .limit(limit)
         ).all()
-    return relay(ids)
+    return _relay(list(ids), _claim)

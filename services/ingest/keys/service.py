@@ -85,6 +85,12 @@ class _TrustedKeys:
 _trusted = _TrustedKeys()
 
 
+def trusted_key(key: str) -> ApiKey | None:
+    """The active key with this token if this process read it within ``KEY_TRUST_SECONDS``
+    (no database read: the event loop may call this); None: ask ``authenticate``."""
+    return _trusted.get(hash_key(key))[0]
+
+
 def authenticate(key: str) -> ApiKey | None:
     """The active key with this token (None: unknown or revoked), read at most every
     ``KEY_TRUST_SECONDS`` per process: a request costs no database read for its key."""
@@ -111,11 +117,16 @@ def find_key(*, session: Session, key: str) -> ApiKey | None:
     return row
 
 
+def use_noted_lately(key: ApiKey) -> bool:
+    """Whether the key's last use was recorded within the last minute (``note_use`` would do nothing)."""
+    return key.last_used_at is not None and utcnow() - key.last_used_at < LAST_USED_RESOLUTION
+
+
 def note_use(key: ApiKey) -> None:
     """Record that the key was used now, unless that was recorded within the last minute."""
-    now = utcnow()
-    if key.last_used_at is not None and now - key.last_used_at < LAST_USED_RESOLUTION:
+    if use_noted_lately(key):
         return
+    now = utcnow()
     with db.session_scope() as session:
         session.exec(
             update(ApiKey)

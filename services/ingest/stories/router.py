@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Depends, Header, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
 
 from services.ingest import cursors, errors
 from services.ingest.auth import Editor
@@ -29,7 +30,7 @@ router = APIRouter(prefix="/v1/stories", tags=["stories"], responses=errors.resp
 FILING_ERRORS = errors.responses(400, 404, 409, 413, 422)
 
 
-def _idempotency_key(
+async def _idempotency_key(
     key: Editor,
     idempotency_key: Annotated[
         str | None,
@@ -67,6 +68,13 @@ def _accepted(filed: service.Filed) -> schemas.StoryAccepted:
     )
 
 
+async def _relay_after_response(event_ids: list[int]) -> None:
+    """Hand the events to the process's relay on the event loop; a thread is taken only by the
+    request that finds nobody relaying (under load, one request relays for many)."""
+    if events.api_relay.offer(event_ids):
+        await run_in_threadpool(events.api_relay.drain)
+
+
 def _file(
     action: Callable[..., service.Filed], background: BackgroundTasks, **kwargs
 ) -> tuple[schemas.StoryAccepted, bool]:
@@ -78,7 +86,7 @@ def _file(
         accepted = _accepted(filed)
     logs.bind(story_id=accepted.id, version=accepted.version)
     log.info("story filed" if filed.created else "story filed before (same idempotency key): nothing new")
-    background.add_task(events.api_relay.relay, filed.event_ids)
+    background.add_task(_relay_after_response, filed.event_ids)
     return accepted, filed.created
 
 
@@ -235,7 +243,7 @@ def set_story_tags(
     again as a new version with the corrected tags."""
     with db.session_scope() as session:
         event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes, filed_by=key.name)
-    background.add_task(events.api_relay.relay, event_ids)
+    background.add_task(_relay_after_response, event_ids)
     with db.read_scope() as session:
         return queries.story_view(session=session, story_id=story_id)
 
