@@ -59,12 +59,14 @@ from standardwebhooks.webhooks import Webhook
 
 from bench.bare.celery_chain import BareChain
 from bench.machine import describe, rss_mib
+from bench.stack import BenchStack
+from bench.stack import describe as describe_stack
 from tests.support import LocalEndpoint, PostgresDatabase, Stack, children, wait_for
 from tools.split import read
 
 SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
 TINY_BODY = "Shares in London rose on Tuesday after the Bank of England held its main rate at 4.25 per cent."
-WORKERS = "API, enrichment prefork ×1, publish prefork ×1, delivery threads ×4 (the async engine), scheduler"
+WORKERS = describe_stack()
 
 Post = Callable[[int], tuple[str, float, float]]
 
@@ -158,7 +160,7 @@ def project_stack(postgres: str | None) -> Iterator[tuple[Stack, TimingReceiver,
     """The running stack, the receiver subscribed to it, and an editor's API client."""
     pg = PostgresDatabase(postgres) if postgres else None
     with tempfile.TemporaryDirectory() as tmp:
-        stack = Stack(Path(tmp), pg.create() if pg else None)
+        stack = BenchStack(Path(tmp), pg.create() if pg else None)
         receiver = TimingReceiver()
         api = None
         try:

@@ -12,7 +12,7 @@ What is the same as the project:
   replaced, so that the three queues (``bare-enrichment``, ``bare-publish``, ``bare-delivery``) never
   mix with the project's on the same Redis;
 * one worker process per queue, with the pool and concurrency the project's stack gives that stage
-  (``services.cli.WORKERS`` for the pool, ``tests.support.Stack.SERVICES`` for the concurrency) and
+  (``bench.stack.worker_counts``: the defaults of ``newswire worker``) and
   the same worker flags (``--without-gossip --without-mingle``, log level INFO to a file);
 * each task hands the next one to the broker the way the project's tasks do (``send_task`` with the
   story's priority and ``shared.queue.SEND_RETRY``), not as a Celery canvas chain;
@@ -88,15 +88,11 @@ def register(app: Celery) -> None:
 
 
 def stage_workers() -> dict[str, tuple[str, str]]:
-    """Bare queue → (pool, concurrency), as the project's stack runs that stage."""
-    from services.cli import WORKERS
-    from tests.support import Stack
+    """Bare queue → (pool, concurrency), as the benchmarks' project stack runs that stage."""
+    from bench.stack import worker_counts
 
-    found = {}
-    for queue, stage in STAGES:
-        args = Stack.SERVICES[stage]
-        found[queue] = (WORKERS[stage][1], args[args.index("--concurrency") + 1])
-    return found
+    counts = worker_counts()
+    return {queue: (counts[stage][0], str(counts[stage][1])) for queue, stage in STAGES}
 
 
 class BareChain:
