@@ -1,8 +1,9 @@
 """Where the time goes under load.
 
 ``python -m bench.profile [--seconds 15] [--top 30]``: the API alone under the ingest load.
-``python -m bench.profile --pipeline [--stories 300]``: every stage while tiny stories go through
-the whole stack, with each stage's CPU time per story (from /proc, pool processes included).
+``python -m bench.profile --pipeline [--stories 300] [--story tiny|seed]``: every stage while tiny
+stories (or the 7 KB seed story) go through the whole stack (``bench.stack``: production process
+counts), with each stage's CPU time per story (from /proc, pool processes included).
 
 Starts the project's API (and Redis) as ``bench.ingest`` does, puts it under the same load (8
 connections, closed loop), and samples it with py-spy (``pip install -e '.[bench]'``) for the
@@ -21,12 +22,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bench.ingest import _aiohttp_load, start_project
 from bench.machine import describe
-from bench.pipeline import burst_run, project_stack, story_poster, tiny_story, warm_up
+from bench.pipeline import SEED, burst_run, project_stack, story_poster, tiny_story, warm_up
+from bench.stack import describe as describe_stack
 from tests.support import children
 
 
@@ -94,27 +99,74 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
-def profile_pipeline(stories: int, clients: int, top: int, out: Path) -> str:
-    """Tiny stories through the whole stack; per stage, CPU per story and where it goes."""
+#: What ``--pipeline`` posts: a ~100-character story, or the 7 KB seed story (headline numbered).
+STORIES = {"tiny": tiny_story, "seed": lambda i: {**SEED, "headline": f"{SEED['headline']} #{i}"}}
+
+
+def redis_commands(url: str) -> Counter:
+    """Commands Redis has run so far, by name (its own count), this benchmark's included."""
+    import redis
+
+    with redis.Redis.from_url(url) as client:
+        stats = client.info("commandstats")
+    return Counter({name.removeprefix("cmdstat_"): int(fields["calls"]) for name, fields in stats.items()})
+
+
+def transactions(stack) -> int | None:
+    """Transactions PostgreSQL has ended in the stack's database so far (None on SQLite). Its
+    statistics are flushed about once a second, so wait a little before reading."""
+    if stack.engine.dialect.name != "postgresql":
+        return None
+    time.sleep(2)
+    with stack.engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()")
+        ).scalar_one()
+
+
+def profile_pipeline(
+    stories: int, clients: int, top: int, out: Path, kind: str = "tiny", postgres: str | None = None, gil: bool = False
+) -> str:
+    """Stories through the whole stack; per stage, CPU per story and where it goes."""
     out.mkdir(parents=True, exist_ok=True)
-    with project_stack(None) as (stack, receiver, api):
-        post = story_poster(api, tiny_story)
+    with project_stack(postgres) as (stack, receiver, api):
+        post = story_poster(api, STORIES[kind])
         warm_up(post, receiver.arrivals)
         pids = {name: process.pid for name, process in stack.processes.items()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
-        samplers = [sample(pid, stories / 10 + 5, out / f"{name}.txt", subprocesses=True) for name, pid in pids.items()]
+        commands_before = redis_commands(stack.env["NEWSWIRE_REDIS_URL"])
+        transactions_before = transactions(stack)
+        samplers = [
+            sample(pid, stories / (10 if kind == "tiny" else 2) + 5, out / f"{name}.txt", subprocesses=True, gil=gil)
+            for name, pid in pids.items()
+        ]
         burst_run(post, receiver.arrivals, 0, stories, clients)
         used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
+        commands = redis_commands(stack.env["NEWSWIRE_REDIS_URL"]) - commands_before
+        transactions_after = transactions(stack)
         for sampler in samplers:
             sampler.wait(120)
-    lines = [describe(), "", f"{stories} tiny stories from {clients} clients, POST → verified arrival", ""]
+    lines = [describe(), "", f"{stories} {kind} stories from {clients} clients, POST → verified arrival", ""]
+    lines += [f"Stack: {describe_stack()}", ""]
     lines += ["| stage | CPU ms per story |", "|---|---|"]
     lines += [f"| {name} | {1000 * seconds / stories:.1f} |" for name, seconds in used.items()]
     lines.append(f"| all | {1000 * sum(used.values()) / stories:.1f} |")
+    lines += [
+        "",
+        f"Redis commands per story: {commands.total() / stories:.1f} (counted by Redis: INFO commandstats)",
+        "",
+    ]
+    lines += [f"- {name}: {n / stories:.1f}" for name, n in commands.most_common(8)]
+    if transactions_after is not None:
+        per_story = (transactions_after - transactions_before) / stories
+        lines += ["", f"PostgreSQL transactions per story (pg_stat_database, every process): {per_story:.1f}"]
     for name in pids:
+        if not (out / f"{name}.txt").exists():
+            lines += ["", f"### {name}", "", "(py-spy wrote no samples)"]
+            continue
         total, inclusive, own = shares(out / f"{name}.txt")
         if total:
-            lines += ["", f"### {name}", "", report(total, inclusive, own, top)]
+            lines += ["", f"### {name}", "", report(total, inclusive, own, top, gil=gil)]
     return "\n".join(lines)
 
 
@@ -126,10 +178,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("api-profile.txt"), help="collapsed stacks")
     parser.add_argument("--pipeline", action="store_true", help="every stage, tiny stories (stacks: --out folder)")
     parser.add_argument("--stories", type=int, default=300)
-    parser.add_argument("--gil", action="store_true", help="API: sample only the thread holding the GIL (CPU)")
+    parser.add_argument("--postgres", help="--pipeline: a PostgreSQL URL to run on instead of SQLite")
+    parser.add_argument("--story", choices=sorted(STORIES), default="tiny", help="--pipeline: what to post")
+    parser.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (CPU)")
     args = parser.parse_args()
     if args.pipeline:
-        print(profile_pipeline(args.stories, args.clients, args.top, args.out.with_suffix("")))
+        out = args.out.with_suffix("")
+        print(profile_pipeline(args.stories, args.clients, args.top, out, args.story, args.postgres, args.gil))
         return
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         target = start_project(Path(tmp), None, stack)
