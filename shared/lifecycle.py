@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from sqlalchemy import exists, or_, update
 from sqlalchemy.orm import aliased
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from shared import events
@@ -92,14 +93,17 @@ def take_up(session: Session, version: StoryVersion, max_tries: int) -> Taken:
     try counted. A version tried more than ``max_tries`` times (it kills its worker every time)
     is failed instead of tried again."""
     state = version.state
-    counted = session.exec(
-        update(StoryVersion)
+    counted = session.execute(
+        update(StoryVersion.__table__)
         .where(StoryVersion.id == version.id, StoryVersion.state == state)
         .values(tries=StoryVersion.tries + 1)
-    )
-    if counted.rowcount != 1:
+        .returning(StoryVersion.tries, StoryVersion.error)
+    ).first()
+    if counted is None:
         return Taken(None)
-    session.refresh(version)
+    # what the row holds now, without reading the whole row again
+    set_committed_value(version, "tries", counted.tries)
+    set_committed_value(version, "error", counted.error)
     if version.tries > max_tries:
         error = f"a worker took up its {state} step {version.tries - 1} times and never finished; " + (
             f"the last try failed with {version.error}" if version.error else "see the worker logs"

@@ -81,14 +81,14 @@ def render_version(version_id: int) -> Rendered:
 
 def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
     """The version and its story, locked, if it is ready and nothing earlier holds it back."""
-    version = session.get(StoryVersion, version_id)
-    if version is None:
+    story_id = session.exec(select(StoryVersion.story_id).where(StoryVersion.id == version_id)).first()
+    if story_id is None:
         return None
-    # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then re-read the
-    # version: an editor's kill, update or tag change lands wholly before or after this.
-    story = session.get(Story, version.story_id, with_for_update=True)
-    session.refresh(version)
-    if version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
+    # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then read the version:
+    # an editor's kill, update or tag change lands wholly before or after this.
+    story = session.get(Story, story_id, with_for_update=True)
+    version = session.get(StoryVersion, version_id)
+    if version is None or version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
         return None
     return story, version
 
