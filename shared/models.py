@@ -266,6 +266,8 @@ class Subscriber(SQLModel, table=True):
     previous_secret_expires_at: datetime | None = None
     #: What the subscriber wants (``shared.filters.SubscriberFilters``); None: everything.
     filters: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: What it receives: ``ninjs`` (JSON), ``newsml-g2`` or ``nitf`` (``services.publish.formats``).
+    format: str = Field(default="ninjs", max_length=20, sa_column_kwargs={"server_default": "ninjs"})
     active: bool = True
     disabled_reason: str | None = None
     #: Since when every attempt has failed (cleared by a success); past a set period it is disabled.

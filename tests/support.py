@@ -62,6 +62,16 @@ def newswire(args: list[str], env: dict[str, str], **kwargs) -> subprocess.Compl
     )
 
 
+def xml_schema(name: str):
+    """An official IPTC XML schema (``NewsML-G2_2.35-spec-All-Power.xsd``, ``nitf-3-6.xsd``), from the
+    material handed to the project when it is there, else the project's unchanged copy."""
+    from lxml import etree
+
+    given = SHARED_MATERIAL / "spec" / "newsml-g2" / name
+    path = given if given.exists() else REPO / "services/publish/formats/schema/newsml-g2" / name
+    return etree.XMLSchema(etree.parse(str(path)))
+
+
 def ninjs_schema_dir() -> Path:
     """The IPTC schema handed to the project, or the project's unchanged copy of it."""
     given = SHARED_MATERIAL / "spec"

@@ -26,7 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
-from services.publish.channels.webhook import SendResult, event_body
+from services.publish import formats
+from services.publish.channels.webhook import SendResult
 from shared import metrics
 from shared.config import Settings
 from shared.db import session_scope
@@ -78,6 +79,9 @@ class Outgoing:
     received_at: datetime | None = None
     #: The version's number (for the log line of the attempt).
     version: int | None = None
+    #: The body's content type (the subscriber's format) and the event it announces.
+    content_type: str = "application/json"
+    event_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -188,6 +192,7 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
             d.c.attempts,
             d.c.attempt_limit,
             s.c.url,
+            s.c.format,
             s.c.secret,
             s.c.previous_secret,
             s.c.previous_secret_expires_at,
@@ -205,18 +210,24 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
     ).all()
 
 
-def _bodies(connection: Connection, version_ids: set[int]) -> dict[int, bytes]:
-    """The webhook body of each version, built once however many subscribers get it."""
-    if not version_ids:
+def _bodies(connection: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], formats.Rendition]:
+    """Each (version, format)'s body, rendered once however many subscribers get it."""
+    if not wanted:
         return {}
     rows = connection.execute(
         select(VERSIONS.c.id, VERSIONS.c.kind, VERSIONS.c.ninjs, VERSIONS.c.published_at).where(
-            VERSIONS.c.id.in_(version_ids)
+            VERSIONS.c.id.in_({version_id for version_id, _ in wanted})
         )
     ).all()
+    versions = {row.id: row for row in rows}
     return {
-        version_id: event_body(VersionKind(kind).event_type, isoformat(as_utc(published_at)), ninjs)
-        for version_id, kind, ninjs, published_at in rows
+        (version_id, name): formats.body(
+            name,
+            versions[version_id].ninjs,
+            VersionKind(versions[version_id].kind),
+            isoformat(as_utc(versions[version_id].published_at)),
+        )
+        for version_id, name in wanted
     }
 
 
@@ -246,8 +257,9 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
             for row in rows
         }
         sending = [row for row in rows if decisions[row.id].action == "send"]
-        bodies = _bodies(connection, {row.version_id for row in sending})
+        bodies = _bodies(connection, {(row.version_id, row.format) for row in sending})
         for row in sending:
+            rendition = bodies[(row.version_id, row.format)]
             outgoing[row.id] = Outgoing(
                 row.id,
                 row.subscriber_id,
@@ -258,9 +270,11 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
                 row.message_id,
                 row.attempts + 1,
                 row.attempt_limit,
-                bodies[row.version_id],
+                rendition.body,
                 row.received_at,
                 row.version,
+                rendition.content_type,
+                VersionKind(row.kind).event_type,
             )
         _apply(connection, decisions)
     return outgoing

@@ -239,7 +239,13 @@ class DeliveryEngine:
             return []
         logs.bind(story_id=outgoing.story_id, version=outgoing.version)
         started = utcnow()
-        headers = webhook.signed_headers(outgoing.secrets, outgoing.message_id, outgoing.body)
+        headers = webhook.signed_headers(
+            outgoing.secrets,
+            outgoing.message_id,
+            outgoing.body,
+            content_type=outgoing.content_type,
+            event_type=outgoing.event_type,
+        )
         result = await webhook.send(
             self.session, outgoing.url, outgoing.body, headers, self.settings.delivery_deadline_seconds
         )

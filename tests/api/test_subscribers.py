@@ -168,3 +168,23 @@ def test_deleting_leaves_a_send_in_flight_to_finish(api):
     assert deliveries(story["id"])[0].state == "pending"
     delivery.record([delivery.Attempt(out, utcnow(), SendResult(200, 1.0, None, "ok", None))], settings=get_settings())
     assert deliveries(story["id"])[0].state == "delivered"  # what landed is recorded as landed
+
+
+def test_a_subscriber_picks_its_format_and_a_claim_renders_it(api):
+    """ninjs by default; newsml-g2 and nitf on request, changed by PATCH; anything else refused.
+    A claimed delivery carries the body of its subscriber's format and its content type."""
+    assert create(api, "json-site")["format"] == "ninjs"
+    site = create(api, "g2-site", format="newsml-g2")
+    assert site["format"] == "newsml-g2"
+    refused = api.admin.post("/v1/subscribers", json={"name": "rss-site", "url": URL, "format": "rss"})
+    assert refused.status_code == 422 and "format" in refused.text
+    story = api.editor.post("/v1/stories", json=STORY).json()
+    enrich(story["id"], 1)
+    render(story["id"], 1)
+    mine = [d for d in deliveries(story["id"]) if d.subscriber_id == site["id"]]
+    claimed = delivery.claim([mine[0].id], settings=get_settings())[mine[0].id]
+    assert claimed.content_type == "application/vnd.iptc.g2.newsitem+xml"
+    assert claimed.body.startswith(b"<?xml") and b"urn:newswire:story:" + story["id"].encode() in claimed.body
+    assert claimed.event_type == "story.published"
+    changed = api.admin.patch(f"/v1/subscribers/{site['id']}", json={"format": "nitf"})
+    assert changed.status_code == 200 and changed.json()["format"] == "nitf"

@@ -46,7 +46,12 @@ def create_subscriber(payload: schemas.SubscriberCreate, _key: Admin) -> schemas
     carries its signing secret, shown once."""
     with _refusals(payload.name), db.session_scope() as session:
         sub = service.create_subscriber(
-            session=session, settings=get_settings(), name=payload.name, url=str(payload.url), filters=payload.filters
+            session=session,
+            settings=get_settings(),
+            name=payload.name,
+            url=str(payload.url),
+            filters=payload.filters,
+            format=payload.format,
         )
         return schemas.SubscriberCreated(**public(sub).model_dump(), secret=sub.secret)
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, Field, HttpUrl, StrictBool, StrictInt, field_serializer
 
 from services.ingest.common import Input
 from shared.filters import SubscriberFilters
 
+#: What a subscriber receives: the ninjs JSON event, a NewsML-G2 newsItem or a NITF document.
+OutputFormat = Literal["ninjs", "newsml-g2", "nitf"]
+FORMAT_DESCRIPTION = (
+    "what it receives: `ninjs` (JSON event, application/json), `newsml-g2` (NewsML-G2 2.35 newsItem, "
+    "application/vnd.iptc.g2.newsitem+xml) or `nitf` (NITF 3.6, application/nitf+xml); signed the same way"
+)
+
 
 class SubscriberCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     url: HttpUrl
     filters: SubscriberFilters | None = Field(default=None, description="what it wants; left out: everything")
+    format: OutputFormat = Field(default="ninjs", description=FORMAT_DESCRIPTION)
 
 
 class SubscriberUpdate(Input):
@@ -22,6 +31,7 @@ class SubscriberUpdate(Input):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     url: HttpUrl | None = None
     filters: SubscriberFilters | None = None
+    format: OutputFormat | None = Field(default=None, description=FORMAT_DESCRIPTION)
     #: JSON true or false only (not 0, 1 or "yes").
     active: StrictBool | None = Field(
         default=None, description="false disables it (deliveries are held), true enables it"
@@ -33,6 +43,7 @@ class SubscriberPublic(BaseModel):
     name: str
     url: str
     filters: SubscriberFilters | None
+    format: OutputFormat
     active: bool
     disabled_reason: str | None
     failing_since: datetime | None = Field(description="since when every delivery has failed, if it does")

@@ -61,13 +61,21 @@ def _name_free(session: Session, name: str, other_than: str | None = None) -> No
 
 
 def create_subscriber(
-    *, session: Session, settings: Settings, name: str, url: str, filters: SubscriberFilters | None = None
+    *,
+    session: Session,
+    settings: Settings,
+    name: str,
+    url: str,
+    filters: SubscriberFilters | None = None,
+    format: str = "ninjs",
 ) -> Subscriber:
     """Register a webhook endpoint; refuses URLs that resolve to internal addresses
     (``TargetRefused``) and names already taken."""
     check_url(url, settings.webhook_allowed_networks)
     _name_free(session, name)
-    subscriber = Subscriber(name=name, url=url, secret=new_webhook_secret(), filters=normalise_filters(filters))
+    subscriber = Subscriber(
+        name=name, url=url, secret=new_webhook_secret(), filters=normalise_filters(filters), format=format
+    )
     session.add(subscriber)
     session.flush()
     return subscriber
@@ -82,7 +90,7 @@ def list_subscribers(*, session: Session) -> list[Subscriber]:
 def update_subscriber(
     *, session: Session, settings: Settings, subscriber_id: str, changes: dict, changed_by: str
 ) -> Subscriber:
-    """Apply the fields given (name, url, filters, active)."""
+    """Apply the fields given (name, url, filters, format, active)."""
     subscriber = get_subscriber(session=session, subscriber_id=subscriber_id, lock=True)
     if "name" in changes and changes["name"] is not None:
         _name_free(session, changes["name"], other_than=subscriber.id)
@@ -93,6 +101,8 @@ def update_subscriber(
     if "filters" in changes:
         filters = changes["filters"]
         subscriber.filters = normalise_filters(SubscriberFilters.model_validate(filters) if filters else None)
+    if changes.get("format") is not None:
+        subscriber.format = changes["format"]
     if changes.get("active") is True:
         _enable(subscriber)
     elif changes.get("active") is False and subscriber.active:

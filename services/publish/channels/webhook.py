@@ -70,14 +70,25 @@ def _signer(secret: str) -> Webhook:
     return Webhook(secret)  # decodes the secret once, not once per send
 
 
-def signed_headers(secret: str | Iterable[str], message_id: str, body: bytes, now: datetime | None = None) -> dict:
-    """Standard Webhooks headers. With several secrets (rotation) every signature is sent."""
+def signed_headers(
+    secret: str | Iterable[str],
+    message_id: str,
+    body: bytes,
+    now: datetime | None = None,
+    *,
+    content_type: str = "application/json",
+    event_type: str | None = None,
+) -> dict:
+    """Standard Webhooks headers: the signature covers the body whatever its format. With
+    several secrets (rotation) every signature is sent. ``event_type`` (``story.corrected``, …)
+    goes out as ``newswire-event-type``, so a receiver of XML knows the event without parsing."""
     now = now or datetime.now(UTC)
     secrets = [secret] if isinstance(secret, str) else list(secret)
     text = body.decode()
     signatures = " ".join(_signer(s).sign(message_id, now, text) for s in secrets)
     return {
-        "content-type": "application/json",
+        "content-type": content_type,
+        **({"newswire-event-type": event_type} if event_type else {}),
         "webhook-id": message_id,
         "webhook-timestamp": str(int(now.timestamp())),
         "webhook-signature": signatures,
