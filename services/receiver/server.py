@@ -5,7 +5,9 @@
 2. Drop duplicates by ``webhook-id``: delivery is at least once, so the same message may
    arrive twice; it must take effect once. Mark an id as seen only after the story was used:
    if using it fails, answer 5xx and the retry (same id) is used then.
-3. Use the story: here, append it to a JSON-lines file (optional) and log one line.
+3. Use the story: here, append it to a JSON-lines file (optional) and log one line. A subscriber
+   taking NewsML-G2 or NITF gets XML: the same signature check (without parsing the body as
+   JSON), and the document is kept as it came, with its event (``newswire-event-type``).
 
 Run it: ``newswire receiver --port 8001 --secret whsec_...``
 """
@@ -40,10 +42,14 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
         body = self.rfile.read(int(self.headers.get("content-length", 0)))
         headers = {k.lower(): v for k, v in self.headers.items()}
+        is_json = headers.get("content-type", "application/json").startswith("application/json")
         try:
-            event = self.server.webhook.verify(body, headers)
+            event = self.server.webhook.verify(body, headers, json_parse=is_json)
         except WebhookVerificationError as exc:
             return self.answer(401, f"signature rejected: {exc}")
+        if not is_json:  # a NewsML-G2 or NITF subscriber: the document as it came, and its event
+            event = {"type": headers.get("newswire-event-type"), "content_type": headers["content-type"]}
+            event["document"] = body.decode()
 
         message_id = headers["webhook-id"]
         # One message at a time per receiver: seen-check, handling and marking must not interleave
@@ -59,13 +65,16 @@ class Handler(BaseHTTPRequestHandler):
         self.answer(200, "ok")
 
     def use(self, message_id: str, event: dict) -> None:
+        if self.server.out:
+            with self.server.out.open("a") as fh:
+                fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")
+        if "data" not in event:
+            log.info("received %s as %s (signature verified)", event["type"], event["content_type"])
+            return
         item = event["data"]
         places = ",".join(sorted({p["literal"] for p in item.get("places", []) if p.get("literal")}))
         headline = item["headlines"][0]["value"] if item.get("headlines") else ""
         story_id = item["uri"].rsplit(":", 1)[-1]
-        if self.server.out:
-            with self.server.out.open("a") as fh:
-                fh.write(json.dumps({"webhook_id": message_id, "event": event}) + "\n")
         log.info(
             'received %s "%s" places=%s (signature verified)',
             event["type"],

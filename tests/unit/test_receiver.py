@@ -1,6 +1,7 @@
 """The reference receiver marks a webhook-id as seen only once the event is safely handled:
 a failed write answers 500, and the retry (same webhook-id) is processed, not dropped."""
 
+import json
 import threading
 
 import httpx
@@ -38,3 +39,16 @@ def test_a_failed_write_is_not_taken_for_a_duplicate_on_retry(receiver):
     assert second.status_code == 200 and second.text == "ok"
     assert "msg_retry" in server.out.read_text()
     assert send().text == "duplicate ignored"
+
+
+def test_an_xml_subscriber_s_documents_are_verified_and_kept_as_they_came(receiver):
+    server, secret, folder = receiver
+    server.out = folder / "events.jsonl"
+    url = f"http://127.0.0.1:{server.server_address[1]}/webhooks"
+    body = b'<?xml version="1.0" encoding="UTF-8"?><nitf xmlns="http://iptc.org/std/NITF/2006-10-18/"/>'
+    headers = signed_headers(secret, "msg_xml", body, content_type="application/nitf+xml", event_type="story.killed")
+    assert httpx.post(url, content=body, headers=headers, timeout=5).text == "ok"
+    kept = json.loads(server.out.read_text())
+    assert kept["event"] == {"type": "story.killed", "content_type": "application/nitf+xml", "document": body.decode()}
+    tampered = body.replace(b"nitf", b"NITF")
+    assert httpx.post(url, content=tampered, headers=headers, timeout=5).status_code == 401
