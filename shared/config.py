@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     enrichment_max_memory_mib: int = 800
     #: Workers and the scheduler touch a heartbeat file here; ``newswire health <name>`` reads it.
     heartbeat_dir: Path | None = None
+    #: Key (Fernet: 32 url-safe base64 bytes) that encrypts channel credentials (SFTP passwords and
+    #: keys) at rest. Unset: one is made in the data directory (``credentials.key``, 0600) and kept.
+    credentials_key: str | None = None
+    #: Folder channels write below this folder only (default: ``<data dir>/folders``).
+    folder_channel_root: Path | None = None
     #: A heartbeat older than this means the component is not working.
     heartbeat_max_age_seconds: float = 30.0
     #: How long a scheduler holds its lease; a second scheduler refuses to start while it is held.

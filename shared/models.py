@@ -266,6 +266,11 @@ class Subscriber(SQLModel, table=True):
     previous_secret_expires_at: datetime | None = None
     #: What the subscriber wants (``shared.filters.SubscriberFilters``); None: everything.
     filters: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: Where its stories go when not a webhook (``services.publish.channels``): the channel's
+    #: settings without credentials; None: a webhook to ``url``.
+    channel: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    #: The channel's credentials, encrypted (``shared.credentials``); never shown.
+    credentials: str | None = None
     #: What it receives: ``ninjs`` (JSON), ``newsml-g2`` or ``nitf`` (``services.publish.formats``).
     format: str = Field(default="ninjs", max_length=20, sa_column_kwargs={"server_default": "ninjs"})
     active: bool = True

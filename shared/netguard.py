@@ -52,7 +52,7 @@ def check_addresses(addresses: Iterable[str], allowed_networks: Iterable[str]) -
         addr = ipaddress.ip_address(text.split("%", 1)[0])
         if _is_internal(addr) and not any(addr in net for net in allowed):
             raise TargetRefused(
-                f"webhook target resolves to {addr}, a private/loopback/link-local address; "
+                f"the target host resolves to {addr}, a private/loopback/link-local address; "
                 "allow its network in NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS if that is intended"
             )
 

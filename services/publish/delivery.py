@@ -82,6 +82,10 @@ class Outgoing:
     #: The body's content type (the subscriber's format) and the event it announces.
     content_type: str = "application/json"
     event_type: str | None = None
+    #: A file channel's settings and sealed credentials (None: a webhook to ``url``), and the format.
+    channel: dict | None = None
+    credentials: str | None = None
+    format: str = "ninjs"
 
 
 @dataclass(frozen=True)
@@ -193,6 +197,8 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
             d.c.attempt_limit,
             s.c.url,
             s.c.format,
+            s.c.channel,
+            s.c.credentials,
             s.c.secret,
             s.c.previous_secret,
             s.c.previous_secret_expires_at,
@@ -275,6 +281,9 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
                 row.version,
                 rendition.content_type,
                 VersionKind(row.kind).event_type,
+                row.channel,
+                row.credentials,
+                row.format,
             )
         _apply(connection, decisions)
     return outgoing

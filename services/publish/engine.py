@@ -30,7 +30,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
-from services.publish import delivery
+from services.publish import channels, delivery
 from services.publish.channels import webhook
 from shared import logs
 from shared.config import Settings, get_settings
@@ -239,6 +239,12 @@ class DeliveryEngine:
             return []
         logs.bind(story_id=outgoing.story_id, version=outgoing.version)
         started = utcnow()
+        result = await self._send(outgoing)
+        return await self.records.call(delivery.Attempt(outgoing, started, result))
+
+    async def _send(self, outgoing: delivery.Outgoing) -> webhook.SendResult:
+        if outgoing.channel is not None:
+            return await channels.deliver_file(outgoing, self.settings)
         headers = webhook.signed_headers(
             outgoing.secrets,
             outgoing.message_id,
@@ -246,10 +252,9 @@ class DeliveryEngine:
             content_type=outgoing.content_type,
             event_type=outgoing.event_type,
         )
-        result = await webhook.send(
+        return await webhook.send(
             self.session, outgoing.url, outgoing.body, headers, self.settings.delivery_deadline_seconds
         )
-        return await self.records.call(delivery.Attempt(outgoing, started, result))
 
     def _take_over(self, due: delivery.Due) -> None:
         """A later version woken by a delivery: take it if there is room (the sweep has it otherwise)."""

@@ -20,7 +20,8 @@ URL = "http://127.0.0.1:9/hook"
 
 
 def create(api, name="site", **extra):
-    answer = api.admin.post("/v1/subscribers", json={"name": name, "url": URL, **extra})
+    target = {} if "channel" in extra else {"url": URL}
+    answer = api.admin.post("/v1/subscribers", json={"name": name, **target, **extra})
     assert answer.status_code == 201, answer.text
     return answer.json()
 
@@ -188,3 +189,62 @@ def test_a_subscriber_picks_its_format_and_a_claim_renders_it(api):
     assert claimed.event_type == "story.published"
     changed = api.admin.patch(f"/v1/subscribers/{site['id']}", json={"format": "nitf"})
     assert changed.status_code == 200 and changed.json()["format"] == "nitf"
+
+
+HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIIuiQ1JNuqmtWW0l6ECS6EVXQIuimgfS6Ngg3C8R1CZ2"
+
+
+def sftp(**changes):
+    return {
+        "type": "sftp",
+        "host": "127.0.0.1",
+        "username": "wire",
+        "password": "Sesame-api-test",
+        "host_key": HOST_KEY,
+        "path": "in",
+        **changes,
+    }
+
+
+@pytest.mark.parametrize(
+    ("channel", "says"),
+    [
+        (sftp(host="10.20.30.40"), "10.20.30.40, a private"),  # not in the allowed networks
+        (sftp(host_key="not a key"), "host_key is not a public key"),
+        (sftp(password=None), "needs a password or a private_key"),
+        (sftp(private_key="-----BEGIN nonsense-----"), "private_key is not"),
+        ({"type": "folder", "path": "../etc"}, "without '..'"),
+        ({"type": "folder", "path": "/var/www"}, "relative to NEWSWIRE_FOLDER_CHANNEL_ROOT"),
+        ({"type": "ftp", "host": "127.0.0.1"}, "channel"),
+    ],
+)
+def test_a_channel_is_checked_before_it_is_stored(api, channel, says):
+    answer = api.admin.post("/v1/subscribers", json={"name": "files", "channel": channel})
+    assert answer.status_code == 422 and says in answer.text, answer.text
+    assert api.admin.get("/v1/subscribers").json() == []
+
+
+def test_url_and_channel_are_one_or_the_other(api):
+    both = api.admin.post("/v1/subscribers", json={"name": "x", "url": URL, "channel": {"type": "webhook", "url": URL}})
+    neither = api.admin.post("/v1/subscribers", json={"name": "x"})
+    assert both.status_code == neither.status_code == 422
+    webhook = create(api, "hook", channel={"type": "webhook", "url": URL})
+    assert webhook["url"] == URL and webhook["channel"] == {"type": "webhook", "url": URL}
+
+
+def test_sftp_credentials_are_write_only_and_sealed_at_rest(api):
+    site = create(api, "sftp-site", channel=sftp())
+    assert site["url"] == "sftp://wire@127.0.0.1:22/in"
+    assert site["channel"]["credentials"] == ["password"] and site["channel"]["host_key"] == HOST_KEY
+    listed = api.admin.get("/v1/subscribers").text + api.admin.get(f"/v1/subscribers/{site['id']}").text
+    assert "Sesame-api-test" not in listed + str(site)
+    with db.read_scope() as session:
+        row = session.get(Subscriber, site["id"])
+    assert "Sesame-api-test" not in row.credentials and "Sesame" not in str(row.channel)
+    from shared import credentials
+
+    assert credentials.unseal(row.credentials) == {"password": "Sesame-api-test"}
+    moved = api.admin.patch(f"/v1/subscribers/{site['id']}", json={"channel": {"type": "folder", "path": "wire"}})
+    assert moved.status_code == 200 and moved.json()["channel"] == {"type": "folder", "path": "wire"}
+    with db.read_scope() as session:
+        assert session.get(Subscriber, site["id"]).credentials is None  # the old password is gone

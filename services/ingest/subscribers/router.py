@@ -16,8 +16,8 @@ from services.ingest.exceptions import Conflict, Invalid
 from services.ingest.keys.schemas import KeyCreated, SubscriberKeyCreate
 from services.ingest.keys.service import create_key, forget_keys
 from services.ingest.paths import SubscriberId
-from services.ingest.subscribers import schemas, service
-from shared import db
+from services.ingest.subscribers import schemas, service, targets
+from shared import credentials, db
 from shared.config import get_settings
 from shared.models import Role, Subscriber
 from shared.netguard import TargetRefused
@@ -26,7 +26,9 @@ router = APIRouter(prefix="/v1/subscribers", tags=["subscribers"], responses=err
 
 
 def public(subscriber: Subscriber) -> schemas.SubscriberPublic:
-    return schemas.SubscriberPublic.model_validate(subscriber.model_dump())
+    shown = subscriber.model_dump(exclude={"credentials", "secret", "previous_secret"})
+    shown["channel"] = targets.view(subscriber.url, subscriber.channel)
+    return schemas.SubscriberPublic.model_validate(shown)
 
 
 @contextmanager
@@ -36,6 +38,8 @@ def _refusals(name: str | None = None) -> Iterator[None]:
         yield
     except TargetRefused as exc:
         raise Invalid("webhook_target_refused", str(exc)) from None
+    except credentials.KeyMissing as exc:
+        raise Invalid("credentials_key_missing", f"this server cannot keep channel credentials: {exc}") from None
     except IntegrityError:
         raise Conflict("duplicate_name", f"a subscriber named {name!r} exists") from None
 
@@ -49,7 +53,8 @@ def create_subscriber(payload: schemas.SubscriberCreate, _key: Admin) -> schemas
             session=session,
             settings=get_settings(),
             name=payload.name,
-            url=str(payload.url),
+            url=str(payload.url) if payload.url else None,
+            channel=payload.channel,
             filters=payload.filters,
             format=payload.format,
         )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl, StrictBool, StrictInt, field_serializer
+from pydantic import BaseModel, Field, HttpUrl, StrictBool, StrictInt, TypeAdapter, field_serializer, model_validator
 
 from services.ingest.common import Input
 from shared.filters import SubscriberFilters
@@ -18,18 +18,69 @@ FORMAT_DESCRIPTION = (
 )
 
 
+#: A host name or address; a path without control characters.
+HOST_PATTERN = r"^[A-Za-z0-9.\-:\[\]]+$"
+PATH_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+
+class WebhookChannel(Input):
+    type: Literal["webhook"]
+    url: HttpUrl
+
+
+class SftpChannel(Input):
+    """Files written over SFTP. The server must present ``host_key`` (no trust on first use)."""
+
+    type: Literal["sftp"]
+    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="host name or address")
+    port: StrictInt = Field(default=22, ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=200)
+    password: str | None = Field(default=None, max_length=1000, description="write-only")
+    private_key: str | None = Field(default=None, max_length=20000, description="OpenSSH private key; write-only")
+    host_key: str = Field(
+        min_length=1, max_length=5000, description="the server's public key in OpenSSH form (ssh-ed25519 AAAA…)"
+    )
+    path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
+
+
+class FolderChannel(Input):
+    """Files written into a folder on the delivery worker's machine, below NEWSWIRE_FOLDER_CHANNEL_ROOT."""
+
+    type: Literal["folder"]
+    path: str = Field(
+        min_length=1, max_length=1000, pattern=PATH_PATTERN, description="relative to NEWSWIRE_FOLDER_CHANNEL_ROOT"
+    )
+
+
+Channel = Annotated[WebhookChannel | SftpChannel | FolderChannel, Field(discriminator="type")]
+CHANNEL: TypeAdapter[WebhookChannel | SftpChannel | FolderChannel] = TypeAdapter(Channel)
+
+
 class SubscriberCreate(Input):
     name: str = Field(min_length=1, max_length=200)
-    url: HttpUrl
+    url: HttpUrl | None = Field(default=None, description="a webhook endpoint (the same as a webhook `channel`)")
+    channel: Channel | None = Field(
+        default=None, description="where its stories go: webhook, sftp or folder; credentials are write-only"
+    )
     filters: SubscriberFilters | None = Field(default=None, description="what it wants; left out: everything")
     format: OutputFormat = Field(default="ninjs", description=FORMAT_DESCRIPTION)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> SubscriberCreate:
+        if (self.url is None) == (self.channel is None):
+            raise ValueError("give either url (a webhook) or channel, not both and not neither")
+        return self
+
+    def target(self) -> WebhookChannel | SftpChannel | FolderChannel:
+        return self.channel or WebhookChannel(type="webhook", url=self.url)
 
 
 class SubscriberUpdate(Input):
     """Only the fields given change; ``filters: null`` asks for everything again."""
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
-    url: HttpUrl | None = None
+    url: HttpUrl | None = Field(default=None, description="a new webhook endpoint")
+    channel: Channel | None = Field(default=None, description="a new channel (its credentials given again)")
     filters: SubscriberFilters | None = None
     format: OutputFormat | None = Field(default=None, description=FORMAT_DESCRIPTION)
     #: JSON true or false only (not 0, 1 or "yes").
@@ -41,7 +92,8 @@ class SubscriberUpdate(Input):
 class SubscriberPublic(BaseModel):
     id: str
     name: str
-    url: str
+    url: str = Field(description="where its stories go (sftp://user@host:port/path, folder:path for other channels)")
+    channel: dict = Field(description="its channel without credentials (`credentials` names those that are set)")
     filters: SubscriberFilters | None
     format: OutputFormat
     active: bool

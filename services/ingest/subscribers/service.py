@@ -12,11 +12,12 @@ from sqlalchemy import or_, update
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, Invalid, NotFound
+from services.ingest.subscribers import targets
+from services.ingest.subscribers.schemas import CHANNEL, Channel, WebhookChannel
 from shared import mediatopics
 from shared.config import Settings
 from shared.filters import SubscriberFilters
 from shared.models import ApiKey, Delivery, DeliveryState, Subscriber
-from shared.netguard import check_url
 from shared.timeutil import utcnow
 
 
@@ -65,16 +66,23 @@ def create_subscriber(
     session: Session,
     settings: Settings,
     name: str,
-    url: str,
+    url: str | None = None,
+    channel: Channel | None = None,
     filters: SubscriberFilters | None = None,
     format: str = "ninjs",
 ) -> Subscriber:
-    """Register a webhook endpoint; refuses URLs that resolve to internal addresses
-    (``TargetRefused``) and names already taken."""
-    check_url(url, settings.webhook_allowed_networks)
+    """Register a subscriber with a webhook ``url`` or a ``channel``; refuses hosts that resolve
+    to internal addresses (``TargetRefused``), bad keys and names already taken."""
+    target = targets.checked(channel or WebhookChannel(type="webhook", url=url), settings)
     _name_free(session, name)
     subscriber = Subscriber(
-        name=name, url=url, secret=new_webhook_secret(), filters=normalise_filters(filters), format=format
+        name=name,
+        url=target.url,
+        channel=target.channel,
+        credentials=target.sealed,
+        secret=new_webhook_secret(),
+        filters=normalise_filters(filters),
+        format=format,
     )
     session.add(subscriber)
     session.flush()
@@ -95,9 +103,12 @@ def update_subscriber(
     if "name" in changes and changes["name"] is not None:
         _name_free(session, changes["name"], other_than=subscriber.id)
         subscriber.name = changes["name"]
-    if changes.get("url") is not None:
-        check_url(str(changes["url"]), settings.webhook_allowed_networks)
-        subscriber.url = str(changes["url"])
+    given = CHANNEL.validate_python(changes["channel"]) if changes.get("channel") else None
+    if given is None and changes.get("url") is not None:
+        given = WebhookChannel(type="webhook", url=changes["url"])
+    if given is not None:
+        target = targets.checked(given, settings)
+        subscriber.url, subscriber.channel, subscriber.credentials = target.url, target.channel, target.sealed
     if "filters" in changes:
         filters = changes["filters"]
         subscriber.filters = normalise_filters(SubscriberFilters.model_validate(filters) if filters else None)

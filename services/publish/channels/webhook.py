@@ -51,10 +51,12 @@ class SendResult:
     error: str | None
     response_excerpt: str | None
     retry_after_seconds: float | None
+    #: A channel without HTTP statuses (SFTP, folder) that stored the file.
+    done: bool = False
 
     @property
     def ok(self) -> bool:
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return self.done or (self.status_code is not None and 200 <= self.status_code < 300)
 
     @property
     def gone(self) -> bool:

@@ -1,0 +1,35 @@
+"""What the file channels (SFTP, folder) share: the file's name, and the outcome of an attempt.
+
+A version is one file named ``<story id>-v<version>.<ext>`` (``json`` for ninjs, ``xml`` for
+NewsML-G2 and NITF). It is written under a temporary name first and renamed over the final one, so
+a reader never sees half a file and a retry replaces the file instead of adding another.
+"""
+
+from __future__ import annotations
+
+import time
+
+from services.publish.channels.webhook import SendResult
+
+EXTENSIONS = {"ninjs": "json", "newsml-g2": "xml", "nitf": "xml"}
+
+
+def file_name(story_id: str, version: int, format_name: str) -> str:
+    return f"{story_id}-v{version}.{EXTENSIONS[format_name]}"
+
+
+def temporary_name(name: str) -> str:
+    """Hidden, so a reader that lists the folder for ``*.xml`` never picks it up."""
+    return f".{name}.part"
+
+
+def stored(started: float, where: str) -> SendResult:
+    return SendResult(None, _ms(started), None, f"stored {where}", None, done=True)
+
+
+def failed(started: float, error: str) -> SendResult:
+    return SendResult(None, _ms(started), error[:1000], None, None)
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
