@@ -215,7 +215,12 @@ def sftp(**changes):
         (sftp(private_key="-----BEGIN nonsense-----"), "private_key is not"),
         ({"type": "folder", "path": "../etc"}, "without '..'"),
         ({"type": "folder", "path": "/var/www"}, "relative to NEWSWIRE_FOLDER_CHANNEL_ROOT"),
-        ({"type": "ftp", "host": "127.0.0.1"}, "channel"),
+        ({"type": "ftp", "host": "127.0.0.1"}, "channel"),  # no username, no password
+        ({"type": "ftp", "host": "10.9.8.7", "username": "u", "password": "p"}, "10.9.8.7, a private"),
+        ({"type": "email", "host": "10.9.8.7", "from": "a@b.test", "to": ["c@d.test"]}, "10.9.8.7, a private"),
+        ({"type": "email", "host": "127.0.0.1", "from": "a@b.test", "to": []}, "to"),
+        ({"type": "email", "host": "127.0.0.1", "from": "not an address", "to": ["c@d.test"]}, "from"),
+        ({"type": "gopher", "host": "127.0.0.1"}, "channel"),
     ],
 )
 def test_a_channel_is_checked_before_it_is_stored(api, channel, says):
@@ -248,3 +253,35 @@ def test_sftp_credentials_are_write_only_and_sealed_at_rest(api):
     assert moved.status_code == 200 and moved.json()["channel"] == {"type": "folder", "path": "wire"}
     with db.read_scope() as session:
         assert session.get(Subscriber, site["id"]).credentials is None  # the old password is gone
+
+
+def test_email_and_ftp_channels_keep_their_password_sealed(api):
+    mail = create(
+        api,
+        "mail-site",
+        channel={
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": 2525,
+            "username": "wire",
+            "password": "Mail-secret-1",
+            "from": "wire@newswire.test",
+            "to": ["desk@site.test"],
+        },
+    )
+    assert mail["url"] == "mailto:desk@site.test"
+    assert mail["channel"] == {
+        "type": "email",
+        "host": "127.0.0.1",
+        "port": 2525,
+        "starttls": True,
+        "username": "wire",
+        "from": "wire@newswire.test",
+        "to": ["desk@site.test"],
+        "credentials": ["password"],
+    }
+    ftp = create(
+        api, "ftp-site", channel={"type": "ftp", "host": "127.0.0.1", "username": "u", "password": "Ftp-1", "tls": True}
+    )
+    assert ftp["url"] == "ftps://u@127.0.0.1:21/." and ftp["channel"]["credentials"] == ["password"]
+    assert "Mail-secret-1" not in api.admin.get("/v1/subscribers").text and "Ftp-1" not in str(ftp)

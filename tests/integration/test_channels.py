@@ -11,7 +11,7 @@ import asyncssh
 from lxml import etree
 
 from tests.support import wait_for, xml_schema
-from tests.support_sftp import SftpServer
+from tests.support_servers import FtpServer, SftpServer, SmtpServer
 
 STORY = {"headline": "US returns to Central Asia", "body_text": "Talks with Kazakhstan resume.\n\nMore follows."}
 G2 = {"g": "http://iptc.org/std/nar/2006-10-01/"}
@@ -130,3 +130,86 @@ def test_a_folder_site_gets_each_version_as_a_file(stack):
     stored = Path(stack.data_dir) / "folders" / "cms" / "wire" / f"{story['id']}-v1.xml"
     wait_for(stored.exists, timeout=60, what="the story in the folder")
     assert xml_schema("nitf-3-6.xsd").validate(etree.parse(str(stored)))
+
+
+def test_a_story_its_correction_and_its_kill_reach_an_ftp_site_as_nitf_even_after_it_was_down(stack, tmp_path):
+    server = FtpServer(tmp_path)
+    try:
+        channel = {
+            "type": "ftp",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "username": server.username,
+            "password": server.password,
+            "path": "/",
+        }
+        site = subscribe(stack, f"ftp-{server.port}", channel, output_format="nitf")
+        assert site["url"] == f"ftp://wire@127.0.0.1:{server.port}/" and "password" not in site["channel"]
+        server.stop()
+        story, path = file_story(stack)
+        wait_for(lambda: any(a["error"] for a in attempts(stack, site["id"])), timeout=60, what="a failed attempt")
+        server.start()
+        names = [tmp_path / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
+        wait_for(names[0].exists, timeout=60, what="version 1 once the server is back")
+        with stack.client(stack.editor_key) as api:
+            assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
+            wait_for(names[1].exists, timeout=60, what="version 2")
+            assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
+        wait_for(names[2].exists, timeout=60, what="version 3")
+        schema = xml_schema("nitf-3-6.xsd")
+        docs = [etree.parse(str(name)).getroot() for name in names]
+        assert all(schema.validate(doc) for doc in docs)
+        n = {"n": "http://iptc.org/std/NITF/2006-10-18/"}
+        assert [d.find("n:head/n:docdata", n).get("management-status") for d in docs] == [
+            "usable",
+            "usable",
+            "canceled",
+        ]
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(name.name for name in names)
+        _credentials_never_show(stack, site, server.password)
+    finally:
+        server.close()
+
+
+def test_an_email_site_gets_one_message_per_version_with_a_stable_message_id(stack):
+    server = SmtpServer()
+    try:
+        channel = {
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": server.port,
+            "starttls": False,
+            "from": "wire@newswire.test",
+            "to": ["desk@site.test", "archive@site.test"],
+        }
+        site = subscribe(stack, f"mail-{server.port}", channel, output_format="newsml-g2")
+        assert (
+            site["channel"]["from"] == "wire@newswire.test" and site["url"] == "mailto:desk@site.test,archive@site.test"
+        )
+        server.stop()
+        story, path = file_story(stack)
+        wait_for(lambda: any(a["error"] for a in attempts(stack, site["id"])), timeout=60, what="a failed attempt")
+        server.start()
+        wait_for(lambda: len(server.messages) >= 1, timeout=60, what="the first message once the server is back")
+        with stack.client(stack.editor_key) as api:
+            assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
+            wait_for(lambda: len(server.messages) >= 2, timeout=60, what="the correction")
+            assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
+        wait_for(lambda: len(server.messages) >= 3, timeout=60, what="the kill")
+        mails = server.messages
+        ids = [m["Message-ID"] for m in mails]
+        assert len(set(ids)) == 3
+        expected = {f"<{d['message_id']}@newswire>" for d in deliveries(stack, site["id"])}
+        assert set(ids) == expected  # the delivery's webhook-id: the same on any retry
+        assert [m["To"] for m in mails] == ["desk@site.test, archive@site.test"] * 3
+        attached = [next(m.iter_attachments()) for m in mails]
+        assert [a.get_filename() for a in attached] == [f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
+        schema = xml_schema("NewsML-G2_2.35-spec-All-Power.xsd")
+        roots = [
+            etree.fromstring(a.get_content() if isinstance(a.get_content(), bytes) else a.get_content().encode())
+            for a in attached
+        ]
+        assert all(schema.validate(root) for root in roots)
+        assert roots[2].find("g:itemMeta/g:pubStatus", G2).get("qcode") == "stat:canceled"
+    finally:
+        server.close()

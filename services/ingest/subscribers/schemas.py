@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, HttpUrl, StrictBool, StrictInt, TypeAdapter, field_serializer, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StrictBool,
+    StrictInt,
+    TypeAdapter,
+    field_serializer,
+    model_validator,
+)
 
 from services.ingest.common import Input
 from shared.filters import SubscriberFilters
@@ -43,6 +53,37 @@ class SftpChannel(Input):
     path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
 
 
+class FtpChannel(Input):
+    """Files written over FTP (``tls``: FTPS, explicit TLS, certificate checked against ``host``)."""
+
+    type: Literal["ftp"]
+    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="host name or address")
+    port: StrictInt = Field(default=21, ge=1, le=65535)
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=1, max_length=1000, description="write-only")
+    path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
+    tls: StrictBool = False
+
+
+#: An e-mail address as SMTP takes it (no display name, no spaces or angle brackets).
+ADDRESS = r"^[^@\s<>,;]+@[^@\s<>,;]+$"
+
+
+class EmailChannel(Input):
+    """Each version an e-mail with the rendering attached; its Message-ID is stable per delivery."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, populate_by_name=True)
+
+    type: Literal["email"]
+    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="SMTP server")
+    port: StrictInt = Field(default=587, ge=1, le=65535)
+    starttls: StrictBool = True
+    username: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, max_length=1000, description="write-only")
+    sender: str = Field(alias="from", max_length=320, pattern=ADDRESS)
+    to: list[Annotated[str, Field(max_length=320, pattern=ADDRESS)]] = Field(min_length=1, max_length=50)
+
+
 class FolderChannel(Input):
     """Files written into a folder on the delivery worker's machine, below NEWSWIRE_FOLDER_CHANNEL_ROOT."""
 
@@ -52,15 +93,17 @@ class FolderChannel(Input):
     )
 
 
-Channel = Annotated[WebhookChannel | SftpChannel | FolderChannel, Field(discriminator="type")]
-CHANNEL: TypeAdapter[WebhookChannel | SftpChannel | FolderChannel] = TypeAdapter(Channel)
+AnyChannel = WebhookChannel | SftpChannel | FtpChannel | EmailChannel | FolderChannel
+Channel = Annotated[AnyChannel, Field(discriminator="type")]
+CHANNEL: TypeAdapter[AnyChannel] = TypeAdapter(Channel)
 
 
 class SubscriberCreate(Input):
     name: str = Field(min_length=1, max_length=200)
     url: HttpUrl | None = Field(default=None, description="a webhook endpoint (the same as a webhook `channel`)")
     channel: Channel | None = Field(
-        default=None, description="where its stories go: webhook, sftp or folder; credentials are write-only"
+        default=None,
+        description="where its stories go: webhook, sftp, ftp, email or folder; credentials are write-only",
     )
     filters: SubscriberFilters | None = Field(default=None, description="what it wants; left out: everything")
     format: OutputFormat = Field(default="ninjs", description=FORMAT_DESCRIPTION)
@@ -71,7 +114,7 @@ class SubscriberCreate(Input):
             raise ValueError("give either url (a webhook) or channel, not both and not neither")
         return self
 
-    def target(self) -> WebhookChannel | SftpChannel | FolderChannel:
+    def target(self) -> AnyChannel:
         return self.channel or WebhookChannel(type="webhook", url=self.url)
 
 

@@ -1,6 +1,6 @@
-"""Where a subscriber's stories go, checked before it is stored: a webhook URL (SSRF guard), an
-SFTP server (its host through the same guard, its host key and private key parsed, credentials
-sealed) or a folder below ``NEWSWIRE_FOLDER_CHANNEL_ROOT``."""
+"""Where a subscriber's stories go, checked before it is stored: a webhook URL (SSRF guard); an
+SFTP, FTP or SMTP server (its host through the same guard; SSH keys parsed; credentials sealed);
+or a folder below ``NEWSWIRE_FOLDER_CHANNEL_ROOT``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from typing import Any
 import asyncssh
 
 from services.ingest.exceptions import Invalid
-from services.ingest.subscribers.schemas import FolderChannel, SftpChannel, WebhookChannel
+from services.ingest.subscribers.schemas import (
+    AnyChannel,
+    EmailChannel,
+    FolderChannel,
+    FtpChannel,
+    SftpChannel,
+    WebhookChannel,
+)
 from shared import credentials
 from shared.config import Settings
 from shared.netguard import check_addresses, check_url, resolve
@@ -27,14 +34,33 @@ class Target:
     sealed: str | None
 
 
-def checked(channel: WebhookChannel | SftpChannel | FolderChannel, settings: Settings) -> Target:
+def checked(channel: AnyChannel, settings: Settings) -> Target:
     """The channel, checked; raises ``TargetRefused`` (a private host) or ``Invalid``."""
     if isinstance(channel, WebhookChannel):
         check_url(str(channel.url), settings.webhook_allowed_networks)
         return Target(str(channel.url), None, None)
     if isinstance(channel, SftpChannel):
         return _sftp(channel, settings)
+    if isinstance(channel, FtpChannel | EmailChannel):
+        check_addresses(resolve(channel.host, channel.port), settings.webhook_allowed_networks)
+        return _sealed(channel, _url(channel), settings)
     return _folder(channel)
+
+
+def _url(channel: FtpChannel | EmailChannel) -> str:
+    if isinstance(channel, FtpChannel):
+        scheme = "ftps" if channel.tls else "ftp"
+        return f"{scheme}://{channel.username}@{channel.host}:{channel.port}/{channel.path.lstrip('/')}"
+    return f"mailto:{','.join(channel.to)}"
+
+
+def _sealed(channel: SftpChannel | FtpChannel | EmailChannel, url: str, settings: Settings) -> Target:
+    """The channel's settings without its credentials (``credentials`` names those set), and the
+    credentials sealed."""
+    secrets = {name: getattr(channel, name, None) for name in SECRET_FIELDS}
+    config = channel.model_dump(exclude=set(SECRET_FIELDS), by_alias=True)
+    config["credentials"] = sorted(name for name, value in secrets.items() if value)
+    return Target(url, config, credentials.seal(secrets, settings))
 
 
 def _sftp(channel: SftpChannel, settings: Settings) -> Target:
@@ -44,11 +70,8 @@ def _sftp(channel: SftpChannel, settings: Settings) -> Target:
         _parse(asyncssh.import_private_key, channel.private_key, "private_key", "an unencrypted private key")
     if not (channel.password or channel.private_key):
         raise Invalid("invalid_channel", "an sftp channel needs a password or a private_key")
-    secrets = {name: getattr(channel, name) for name in SECRET_FIELDS}
-    config = channel.model_dump(exclude=set(SECRET_FIELDS))
-    config["credentials"] = sorted(name for name, value in secrets.items() if value)
     url = f"sftp://{channel.username}@{channel.host}:{channel.port}/{channel.path.lstrip('/')}"
-    return Target(url, config, credentials.seal(secrets, settings))
+    return _sealed(channel, url, settings)
 
 
 def _parse(reader, text: str, field: str, what: str) -> None:

@@ -4,6 +4,8 @@ per-story order, dead letters, replay); ``deliver`` is the one call it answers.
 
 * ``webhook`` (``webhook.py``): a signed POST — the default, and a subscriber with no channel;
 * ``sftp`` (``sftp.py``): a file on an SFTP server, host key pinned;
+* ``ftp`` (``ftp.py``): a file on an FTP server, FTPS with ``tls``;
+* ``email`` (``mail.py``): a message with the rendering attached, its Message-ID stable per delivery;
 * ``folder`` (``folder.py``): a file in a folder on the delivery worker's machine.
 """
 
@@ -13,7 +15,7 @@ import time
 
 from cryptography.fernet import InvalidToken
 
-from services.publish.channels import folder, sftp
+from services.publish.channels import folder, ftp, mail, sftp
 from services.publish.channels.files import failed, file_name
 from services.publish.channels.webhook import SendResult
 from shared import credentials
@@ -21,13 +23,16 @@ from shared.config import Settings
 
 
 async def deliver_file(outgoing, settings: Settings) -> SendResult:
-    """A version to a file channel (``outgoing.channel`` says which)."""
-    name = file_name(outgoing.story_id, outgoing.version, outgoing.format)
-    if outgoing.channel["type"] == "sftp":
-        try:
-            secrets = credentials.unseal(outgoing.credentials, settings)
-        except (credentials.KeyMissing, InvalidToken) as exc:
-            error = str(exc) or "the credentials do not open with this NEWSWIRE_CREDENTIALS_KEY"
-            return failed(time.perf_counter(), error)
-        return await sftp.send(outgoing.channel, secrets, name, outgoing.body, settings)
-    return await folder.send(outgoing.channel, name, outgoing.body, settings)
+    """A version to a channel other than a webhook (``outgoing.channel`` says which)."""
+    config, name = outgoing.channel, file_name(outgoing.story_id, outgoing.version, outgoing.format)
+    if config["type"] == "folder":
+        return await folder.send(config, name, outgoing.body, settings)
+    try:
+        secrets = credentials.unseal(outgoing.credentials, settings)
+    except (credentials.KeyMissing, InvalidToken) as exc:
+        return failed(time.perf_counter(), str(exc) or "the credentials do not open with this NEWSWIRE_CREDENTIALS_KEY")
+    if config["type"] == "sftp":
+        return await sftp.send(config, secrets, name, outgoing.body, settings)
+    if config["type"] == "ftp":
+        return await ftp.send(config, secrets, name, outgoing.body, settings)
+    return await mail.send(config, secrets, outgoing, name, settings)
