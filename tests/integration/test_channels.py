@@ -76,6 +76,12 @@ def test_a_story_its_correction_and_its_kill_reach_an_sftp_site_as_three_newsml_
         assert modified == sorted(modified)  # in order
         assert sorted(p.name for p in (tmp_path / "incoming").iterdir()) == sorted(n.name for n in names)
         _credentials_never_show(stack, site, server.password)
+        names[2].unlink()  # the site lost the kill: a replay of a killed story sends its kill again, same name
+        with stack.client(stack.admin_key) as admin:
+            replayed = admin.post(f"/v1/subscribers/{site['id']}/replay", json={"story_id": story["id"]})
+        assert replayed.status_code in (200, 202), replayed.text
+        wait_for(names[2].exists, timeout=60, what="the kill written again by the replay")
+        assert sorted(p.name for p in (tmp_path / "incoming").iterdir()) == sorted(n.name for n in names)
     finally:
         server.close()
 
@@ -123,13 +129,28 @@ def test_a_server_with_another_host_key_is_refused_and_the_attempt_log_says_why(
         server.close()
 
 
-def test_a_folder_site_gets_each_version_as_a_file(stack):
+def test_a_folder_site_gets_a_story_its_correction_and_its_kill_even_after_it_was_unwritable(stack):
     site = subscribe(stack, "hot-folder", {"type": "folder", "path": "cms/wire"}, output_format="nitf")
     assert site["url"] == "folder:cms/wire"
-    story, _path = file_story(stack)
-    stored = Path(stack.data_dir) / "folders" / "cms" / "wire" / f"{story['id']}-v1.xml"
-    wait_for(stored.exists, timeout=60, what="the story in the folder")
-    assert xml_schema("nitf-3-6.xsd").validate(etree.parse(str(stored)))
+    folder = Path(stack.data_dir) / "folders" / "cms" / "wire"
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    folder.write_text("not a folder")  # the share is gone: every write fails
+    story, path = file_story(stack)
+    wait_for(lambda: any(a["error"] for a in attempts(stack, site["id"])), timeout=60, what="a failed attempt")
+    folder.unlink()  # back
+    names = [folder / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
+    wait_for(names[0].exists, timeout=60, what="version 1 once the folder is back")
+    with stack.client(stack.editor_key) as api:
+        assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
+        wait_for(names[1].exists, timeout=60, what="version 2")
+        assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
+    wait_for(names[2].exists, timeout=60, what="version 3")
+    schema = xml_schema("nitf-3-6.xsd")
+    docs = [etree.parse(str(name)).getroot() for name in names]
+    assert all(schema.validate(doc) for doc in docs)
+    n = {"n": "http://iptc.org/std/NITF/2006-10-18/"}
+    assert docs[2].find("n:head/n:docdata", n).get("management-status") == "canceled"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(name.name for name in names)  # no temporary left
 
 
 def test_a_story_its_correction_and_its_kill_reach_an_ftp_site_as_nitf_even_after_it_was_down(stack, tmp_path):
