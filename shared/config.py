@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     credentials_key: str | None = None
     #: Folder channels write below this folder only (default: ``<data dir>/folders``).
     folder_channel_root: Path | None = None
+    #: CA certificates (PEM) trusted for FTPS and SMTP STARTTLS besides the system's (a private CA).
+    channel_ca_file: Path | None = None
     #: A heartbeat older than this means the component is not working.
     heartbeat_max_age_seconds: float = 30.0
     #: How long a scheduler holds its lease; a second scheduler refuses to start while it is held.

@@ -6,7 +6,10 @@ is sent)."""
 from __future__ import annotations
 
 import asyncio
+import ipaddress
+import ssl
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import asyncssh
@@ -73,20 +76,32 @@ class SftpServer:
 
 
 class FtpServer:
-    def __init__(self, root: Path, username: str = "wire", password: str = "Ftp-pass-2026-never-logged"):
-        self.root, self.username, self.password = root, username, password
+    """``tls``: (certificate, key) files; then FTPS only (control and data connections)."""
+
+    def __init__(
+        self,
+        root: Path,
+        username: str = "wire",
+        password: str = "Ftp-pass-2026-never-logged",
+        tls: tuple[Path, Path] | None = None,
+    ):
+        self.root, self.username, self.password, self.tls = root, username, password, tls
         self.port = free_port()
         self.server = None
         self.start()
 
     def start(self) -> None:
         from pyftpdlib.authorizers import DummyAuthorizer
-        from pyftpdlib.handlers import FTPHandler
+        from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
         from pyftpdlib.servers import ThreadedFTPServer
 
         authorizer = DummyAuthorizer()
         authorizer.add_user(self.username, self.password, str(self.root), perm="elradfmw")
-        handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "test ftp"})
+        attributes = {"authorizer": authorizer, "banner": "test ftp"}
+        if self.tls:
+            attributes |= {"certfile": str(self.tls[0]), "keyfile": str(self.tls[1])}
+            attributes |= {"tls_control_required": True, "tls_data_required": True}
+        handler = type("Handler", (TLS_FTPHandler if self.tls else FTPHandler,), attributes)
         self.server = ThreadedFTPServer(("127.0.0.1", self.port), handler)
         threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.2}, daemon=True).start()
 
@@ -99,10 +114,13 @@ class FtpServer:
 
 
 class SmtpServer:
-    def __init__(self):
+    """``tls``: (certificate, key) files; then it refuses mail until STARTTLS."""
+
+    def __init__(self, tls: tuple[Path, Path] | None = None):
         self.port = free_port()
         self.messages: list = []
         self.controller = None
+        self.tls = tls
         self.start()
 
     def start(self) -> None:
@@ -117,7 +135,12 @@ class SmtpServer:
                 received.append(message_from_bytes(envelope.original_content, policy=policy.default))
                 return "250 kept"
 
-        self.controller = Controller(Keep(), hostname="127.0.0.1", port=self.port)
+        options = {}
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(str(self.tls[0]), str(self.tls[1]))
+            options = {"tls_context": context, "require_starttls": True}
+        self.controller = Controller(Keep(), hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
     def stop(self) -> None:
@@ -126,3 +149,48 @@ class SmtpServer:
             self.controller = None
 
     close = stop
+
+
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """A private CA, and a server certificate for 127.0.0.1 signed by it: (CA, certificate, key) files."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    now = datetime.now(UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newswire test CA")])
+
+    def builder(subject, public_key):
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(ca_name)
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(minutes=5))
+            .not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        )
+
+    ca = (
+        builder(ca_name, ca_key.public_key())
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(True, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    server = (
+        builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")]), key.public_key())
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = folder / "ca.pem", folder / "server.pem", folder / "server.key"
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(server.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return paths

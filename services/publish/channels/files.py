@@ -7,9 +7,11 @@ a reader never sees half a file and a retry replaces the file instead of adding 
 
 from __future__ import annotations
 
+import ssl
 import time
 
 from services.publish.channels.webhook import SendResult
+from shared.config import Settings
 
 EXTENSIONS = {"ninjs": "json", "newsml-g2": "xml", "nitf": "xml"}
 
@@ -33,3 +35,11 @@ def failed(started: float, error: str) -> SendResult:
 
 def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
+
+
+def tls_context(settings: Settings) -> ssl.SSLContext:
+    """Certificates checked against the system's CAs, and ``NEWSWIRE_CHANNEL_CA_FILE``'s if set."""
+    context = ssl.create_default_context()
+    if settings.channel_ca_file:
+        context.load_verify_locations(cafile=str(settings.channel_ca_file))
+    return context

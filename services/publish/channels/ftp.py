@@ -16,18 +16,18 @@ from __future__ import annotations
 import asyncio
 import ftplib
 import io
-import ssl
 import time
 
-from services.publish.channels.files import failed, stored, temporary_name
+from services.publish.channels.files import failed, stored, temporary_name, tls_context
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
 from shared.netguard import TargetRefused, check_addresses, resolve
 
 
-def _session(config: dict, address: str, deadline: float) -> ftplib.FTP:
+def _session(config: dict, address: str, settings: Settings) -> ftplib.FTP:
+    deadline = settings.delivery_deadline_seconds
     if config.get("tls"):
-        ftp = ftplib.FTP_TLS(context=ssl.create_default_context(), timeout=deadline)
+        ftp = ftplib.FTP_TLS(context=tls_context(settings), timeout=deadline)
     else:
         ftp = ftplib.FTP(timeout=deadline)
     ftp.connect(address, config["port"], timeout=deadline)
@@ -38,7 +38,7 @@ def _session(config: dict, address: str, deadline: float) -> ftplib.FTP:
 def _put(config: dict, secrets: dict, name: str, body: bytes, settings: Settings) -> str:
     addresses = resolve(config["host"], config["port"])
     check_addresses(addresses, settings.webhook_allowed_networks)
-    with _session(config, addresses[0], settings.delivery_deadline_seconds) as ftp:
+    with _session(config, addresses[0], settings) as ftp:
         ftp.login(config["username"], secrets.get("password", ""))
         if isinstance(ftp, ftplib.FTP_TLS):
             ftp.prot_p()

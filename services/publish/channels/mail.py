@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-import ssl
 import time
 from email.message import EmailMessage
 from email.utils import formatdate
 
-from services.publish.channels.files import failed, stored
+from services.publish.channels.files import failed, stored, tls_context
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
 from shared.netguard import TargetRefused, check_addresses, resolve
@@ -45,7 +44,7 @@ def _send(config: dict, secrets: dict, mail: EmailMessage, settings: Settings) -
         smtp._host = config["host"]  # STARTTLS checks the certificate against the name, not the address
         smtp.ehlo()
         if config.get("starttls"):
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=tls_context(settings))
             smtp.ehlo()
         if config.get("username"):
             smtp.login(config["username"], secrets.get("password", ""))
