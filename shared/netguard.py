@@ -69,6 +69,14 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
+def checked_addresses(host: str, port: int, allowed_networks: Iterable[str]) -> list[str]:
+    """The host's addresses, every one of them checked: connect to one of these, never look the
+    name up again (a rebinding DNS server could answer differently)."""
+    addresses = resolve(host, port)
+    check_addresses(addresses, allowed_networks)
+    return addresses
+
+
 @dataclass(frozen=True)
 class Target:
     """A checked webhook URL: where it may be connected to."""
@@ -112,6 +120,5 @@ def check_form(url: str) -> tuple[str, str, int]:
 def check_url(url: str, allowed_networks: Iterable[str]) -> Target:
     """Validate a webhook URL's form and where it resolves to."""
     scheme, hostname, port = check_form(url)
-    addresses = resolve(hostname, port)
-    check_addresses(addresses, allowed_networks)
+    addresses = checked_addresses(hostname, port, allowed_networks)
     return Target(url, scheme, hostname, port, tuple(addresses))

@@ -38,30 +38,32 @@ class WebhookChannel(Input):
     url: HttpUrl
 
 
-class SftpChannel(Input):
+class _FileServer(Input):
+    """What the SFTP and FTP channels have in common: where the files go, and as whom."""
+
+    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="host name or address")
+    username: str = Field(min_length=1, max_length=200)
+    path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
+
+
+class SftpChannel(_FileServer):
     """Files written over SFTP. The server must present ``host_key`` (no trust on first use)."""
 
     type: Literal["sftp"]
-    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="host name or address")
     port: StrictInt = Field(default=22, ge=1, le=65535)
-    username: str = Field(min_length=1, max_length=200)
     password: str | None = Field(default=None, max_length=1000, description="write-only")
     private_key: str | None = Field(default=None, max_length=20000, description="OpenSSH private key; write-only")
     host_key: str = Field(
         min_length=1, max_length=5000, description="the server's public key in OpenSSH form (ssh-ed25519 AAAA…)"
     )
-    path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
 
 
-class FtpChannel(Input):
+class FtpChannel(_FileServer):
     """Files written over FTP (``tls``: FTPS, explicit TLS, certificate checked against ``host``)."""
 
     type: Literal["ftp"]
-    host: str = Field(min_length=1, max_length=253, pattern=HOST_PATTERN, description="host name or address")
     port: StrictInt = Field(default=21, ge=1, le=65535)
-    username: str = Field(min_length=1, max_length=200)
     password: str = Field(min_length=1, max_length=1000, description="write-only")
-    path: str = Field(default=".", min_length=1, max_length=1000, pattern=PATH_PATTERN, description="remote folder")
     tls: StrictBool = False
 
 
@@ -113,9 +115,6 @@ class SubscriberCreate(Input):
         if (self.url is None) == (self.channel is None):
             raise ValueError("give either url (a webhook) or channel, not both and not neither")
         return self
-
-    def target(self) -> AnyChannel:
-        return self.channel or WebhookChannel(type="webhook", url=self.url)
 
 
 class SubscriberUpdate(Input):

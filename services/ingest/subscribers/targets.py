@@ -21,7 +21,7 @@ from services.ingest.subscribers.schemas import (
 )
 from shared import credentials
 from shared.config import Settings
-from shared.netguard import check_addresses, check_url, resolve
+from shared.netguard import check_url, checked_addresses
 
 #: Fields of a channel that are credentials: write-only, stored sealed.
 SECRET_FIELDS = ("password", "private_key")
@@ -42,7 +42,7 @@ def checked(channel: AnyChannel, settings: Settings) -> Target:
     if isinstance(channel, SftpChannel):
         return _sftp(channel, settings)
     if isinstance(channel, FtpChannel | EmailChannel):
-        check_addresses(resolve(channel.host, channel.port), settings.webhook_allowed_networks)
+        checked_addresses(channel.host, channel.port, settings.webhook_allowed_networks)
         return _sealed(channel, _url(channel), settings)
     return _folder(channel)
 
@@ -64,7 +64,7 @@ def _sealed(channel: SftpChannel | FtpChannel | EmailChannel, url: str, settings
 
 
 def _sftp(channel: SftpChannel, settings: Settings) -> Target:
-    check_addresses(resolve(channel.host, channel.port), settings.webhook_allowed_networks)
+    checked_addresses(channel.host, channel.port, settings.webhook_allowed_networks)
     _parse(asyncssh.import_public_key, channel.host_key, "host_key", "a public key in OpenSSH form (ssh-ed25519 AAAA…)")
     if channel.private_key:
         _parse(asyncssh.import_private_key, channel.private_key, "private_key", "an unencrypted private key")

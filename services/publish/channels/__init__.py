@@ -1,6 +1,7 @@
 """Output channels: how a rendered version reaches a subscriber. Every channel gets the same
 guarantees from the delivery code around it (claims, retries with back-off, the attempt log,
-per-story order, dead letters, replay); ``deliver`` is the one call it answers.
+per-story order, dead letters, replay); the engine signs and POSTs webhooks itself and hands every
+other channel to ``deliver_file``.
 
 * ``webhook`` (``webhook.py``): a signed POST — the default, and a subscriber with no channel;
 * ``sftp`` (``sftp.py``): a file on an SFTP server, host key pinned;

@@ -1,4 +1,5 @@
-"""What the file channels (SFTP, folder) share: the file's name, and the outcome of an attempt.
+"""What the channels other than webhooks share (SFTP, FTP, folder, e-mail): the file's name, the
+outcome of an attempt, and the TLS context.
 
 A version is one file named ``<story id>-v<version>.<ext>`` (``json`` for ninjs, ``xml`` for
 NewsML-G2 and NITF). It is written under a temporary name first and renamed over the final one, so
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from functools import lru_cache
 
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
@@ -39,7 +41,13 @@ def _ms(started: float) -> float:
 
 def tls_context(settings: Settings) -> ssl.SSLContext:
     """Certificates checked against the system's CAs, and ``NEWSWIRE_CHANNEL_CA_FILE``'s if set."""
+    return _tls_context(str(settings.channel_ca_file) if settings.channel_ca_file else None)
+
+
+@lru_cache(maxsize=4)
+def _tls_context(ca_file: str | None) -> ssl.SSLContext:
+    """Built once per process: reading the system's CA store costs more than a send."""
     context = ssl.create_default_context()
-    if settings.channel_ca_file:
-        context.load_verify_locations(cafile=str(settings.channel_ca_file))
+    if ca_file:
+        context.load_verify_locations(cafile=ca_file)
     return context

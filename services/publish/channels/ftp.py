@@ -21,7 +21,7 @@ import time
 from services.publish.channels.files import failed, stored, temporary_name, tls_context
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
-from shared.netguard import TargetRefused, check_addresses, resolve
+from shared.netguard import TargetRefused, checked_addresses
 
 
 def _session(config: dict, address: str, settings: Settings) -> ftplib.FTP:
@@ -36,8 +36,7 @@ def _session(config: dict, address: str, settings: Settings) -> ftplib.FTP:
 
 
 def _put(config: dict, secrets: dict, name: str, body: bytes, settings: Settings) -> str:
-    addresses = resolve(config["host"], config["port"])
-    check_addresses(addresses, settings.webhook_allowed_networks)
+    addresses = checked_addresses(config["host"], config["port"], settings.webhook_allowed_networks)
     with _session(config, addresses[0], settings) as ftp:
         ftp.login(config["username"], secrets.get("password", ""))
         if isinstance(ftp, ftplib.FTP_TLS):

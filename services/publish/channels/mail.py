@@ -20,7 +20,7 @@ from email.utils import formatdate
 from services.publish.channels.files import failed, stored, tls_context
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
-from shared.netguard import TargetRefused, check_addresses, resolve
+from shared.netguard import TargetRefused, checked_addresses
 
 
 def message(config: dict, outgoing, name: str) -> EmailMessage:
@@ -37,8 +37,7 @@ def message(config: dict, outgoing, name: str) -> EmailMessage:
 
 
 def _send(config: dict, secrets: dict, mail: EmailMessage, settings: Settings) -> None:
-    addresses = resolve(config["host"], config["port"])
-    check_addresses(addresses, settings.webhook_allowed_networks)
+    addresses = checked_addresses(config["host"], config["port"], settings.webhook_allowed_networks)
     with smtplib.SMTP(timeout=settings.delivery_deadline_seconds) as smtp:
         smtp.connect(addresses[0], config["port"])
         smtp._host = config["host"]  # STARTTLS checks the certificate against the name, not the address

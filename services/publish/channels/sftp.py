@@ -20,13 +20,7 @@ import asyncssh
 from services.publish.channels.files import failed, stored, temporary_name
 from services.publish.channels.webhook import SendResult
 from shared.config import Settings
-from shared.netguard import TargetRefused, check_addresses, resolve
-
-
-async def _address(host: str, port: int, settings: Settings) -> str:
-    addresses = await asyncio.to_thread(resolve, host, port)
-    check_addresses(addresses, settings.webhook_allowed_networks)
-    return addresses[0]
+from shared.netguard import TargetRefused, checked_addresses
 
 
 def _options(config: dict, secrets: dict) -> dict:
@@ -52,8 +46,10 @@ async def _replace(sftp: asyncssh.SFTPClient, partial: str, final: str) -> None:
 
 
 async def _put(config: dict, secrets: dict, name: str, body: bytes, settings: Settings) -> str:
-    address = await _address(config["host"], config["port"], settings)
-    async with asyncssh.connect(address, config["port"], **_options(config, secrets)) as connection:
+    addresses = await asyncio.to_thread(
+        checked_addresses, config["host"], config["port"], settings.webhook_allowed_networks
+    )
+    async with asyncssh.connect(addresses[0], config["port"], **_options(config, secrets)) as connection:
         async with connection.start_sftp_client() as sftp:
             final = posixpath.join(config["path"], name)
             partial = posixpath.join(config["path"], temporary_name(name))

@@ -13,15 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
 
 from services.publish.channels.webhook import event_body
 from services.publish.formats import newsml, nitf
 from shared.models import VersionKind
-
-Format = Literal["ninjs", "newsml-g2", "nitf"]
-FORMATS: tuple[str, ...] = ("ninjs", "newsml-g2", "nitf")
-DEFAULT: Format = "ninjs"
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,8 @@ def paragraphs(body: dict) -> list[str]:
     """The body (a ninjs body: ``contentType`` and ``value``) as paragraphs of plain text: blank
     lines separate paragraphs in plain text; single line breaks inside one are kept as spaces."""
     value = xml_safe(body.get("value") or "")
-    text = html_to_text(value) if body.get("contentType") == "text/html" else value
     if body.get("contentType") == "text/html":
-        chunks = text.split("\n")
+        chunks = html_to_text(value).split("\n")
     else:
-        chunks = _PARAGRAPH_BREAK.split(text)
-    out = [" ".join(chunk.split()) for chunk in chunks]
-    return [p for p in out if p]
+        chunks = _PARAGRAPH_BREAK.split(value)
+    return [text for text in (" ".join(chunk.split()) for chunk in chunks) if text]
