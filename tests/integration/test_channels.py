@@ -52,6 +52,16 @@ def file_story(stack) -> tuple[dict, str]:
     return answer.json(), f"/v1/stories/{answer.json()['id']}"
 
 
+def correct_then_kill(stack, path: str, arrived) -> None:
+    """File the story's correction once version 1 arrived, then its kill once version 2 did, and
+    wait for the kill: ``arrived(n)`` says whether version ``n`` is at the site."""
+    with stack.client(stack.editor_key) as api:
+        assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
+        wait_for(lambda: arrived(2), timeout=60, what="version 2")
+        assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
+    wait_for(lambda: arrived(3), timeout=60, what="version 3")
+
+
 def test_a_story_its_correction_and_its_kill_reach_an_sftp_site_as_three_newsml_g2_files(stack, tmp_path):
     (tmp_path / "incoming").mkdir()
     server = SftpServer(tmp_path)
@@ -61,11 +71,7 @@ def test_a_story_its_correction_and_its_kill_reach_an_sftp_site_as_three_newsml_
         story, path = file_story(stack)
         names = [tmp_path / "incoming" / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
         wait_for(names[0].exists, timeout=60, what="version 1 on the SFTP server")
-        with stack.client(stack.editor_key) as api:
-            assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
-            wait_for(names[1].exists, timeout=60, what="version 2 on the SFTP server")
-            assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
-        wait_for(names[2].exists, timeout=60, what="version 3 on the SFTP server")
+        correct_then_kill(stack, path, lambda n: names[n - 1].exists())
         schema = xml_schema("NewsML-G2_2.35-spec-All-Power.xsd")
         roots = [etree.parse(str(name)).getroot() for name in names]
         assert all(schema.validate(root) for root in roots), [str(e) for e in schema.error_log]
@@ -140,11 +146,7 @@ def test_a_folder_site_gets_a_story_its_correction_and_its_kill_even_after_it_wa
     folder.unlink()  # back
     names = [folder / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
     wait_for(names[0].exists, timeout=60, what="version 1 once the folder is back")
-    with stack.client(stack.editor_key) as api:
-        assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
-        wait_for(names[1].exists, timeout=60, what="version 2")
-        assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
-    wait_for(names[2].exists, timeout=60, what="version 3")
+    correct_then_kill(stack, path, lambda n: names[n - 1].exists())
     schema = xml_schema("nitf-3-6.xsd")
     docs = [etree.parse(str(name)).getroot() for name in names]
     assert all(schema.validate(doc) for doc in docs)
@@ -172,11 +174,7 @@ def test_a_story_its_correction_and_its_kill_reach_an_ftp_site_as_nitf_even_afte
         server.start()
         names = [tmp_path / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
         wait_for(names[0].exists, timeout=60, what="version 1 once the server is back")
-        with stack.client(stack.editor_key) as api:
-            assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
-            wait_for(names[1].exists, timeout=60, what="version 2")
-            assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
-        wait_for(names[2].exists, timeout=60, what="version 3")
+        correct_then_kill(stack, path, lambda n: names[n - 1].exists())
         schema = xml_schema("nitf-3-6.xsd")
         docs = [etree.parse(str(name)).getroot() for name in names]
         assert all(schema.validate(doc) for doc in docs)
@@ -212,11 +210,7 @@ def test_an_email_site_gets_one_message_per_version_with_a_stable_message_id(sta
         wait_for(lambda: any(a["error"] for a in attempts(stack, site["id"])), timeout=60, what="a failed attempt")
         server.start()
         wait_for(lambda: len(server.messages) >= 1, timeout=60, what="the first message once the server is back")
-        with stack.client(stack.editor_key) as api:
-            assert api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the day"}).status_code == 202
-            wait_for(lambda: len(server.messages) >= 2, timeout=60, what="the correction")
-            assert api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"}).status_code == 202
-        wait_for(lambda: len(server.messages) >= 3, timeout=60, what="the kill")
+        correct_then_kill(stack, path, lambda n: len(server.messages) >= n)
         mails = server.messages
         ids = [m["Message-ID"] for m in mails]
         assert len(set(ids)) == 3

@@ -11,6 +11,17 @@ from tests.support import wait_for
 from tests.support_servers import FtpServer, SmtpServer, make_certificates
 
 
+def starttls_channel(smtp: SmtpServer) -> dict:
+    return {
+        "type": "email",
+        "host": "127.0.0.1",
+        "port": smtp.port,
+        "starttls": True,
+        "from": "wire@newswire.test",
+        "to": ["desk@site.test"],
+    }
+
+
 @pytest.fixture(scope="module")
 def certificates(tmp_path_factory):
     return make_certificates(tmp_path_factory.mktemp("tls"))
@@ -36,14 +47,7 @@ def test_ftps_and_starttls_deliver_when_the_certificate_is_trusted(trusting_stac
             "path": "/",
             "tls": True,
         }
-        mail = {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "starttls": True,
-            "from": "wire@newswire.test",
-            "to": ["desk@site.test"],
-        }
+        mail = starttls_channel(smtp)
         subscribe(trusting_stack, "ftps-site", ftps, output_format="nitf")
         subscribe(trusting_stack, "tls-mail-site", mail)
         story, _path = file_story(trusting_stack)
@@ -58,14 +62,7 @@ def test_a_certificate_nobody_vouches_for_is_refused(stack, certificates, tmp_pa
     _ca, cert, key = certificates
     smtp = SmtpServer(tls=(cert, key))
     try:
-        mail = {
-            "type": "email",
-            "host": "127.0.0.1",
-            "port": smtp.port,
-            "starttls": True,
-            "from": "wire@newswire.test",
-            "to": ["desk@site.test"],
-        }
+        mail = starttls_channel(smtp)
         site = subscribe(stack, f"untrusted-mail-{smtp.port}", mail)
         file_story(stack)
         wait_for(lambda: attempts(stack, site["id"]), timeout=60, what="an attempt")
