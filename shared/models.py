@@ -108,6 +108,21 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = None
 
 
+class WebSession(SQLModel, table=True):
+    """A signed-in browser of the web desk or the subscriber portal: the cookie carries a random
+    token, the row its hash. It ends when it expires, on sign-out, or when its key is revoked (the
+    key is read with it on every request)."""
+
+    __tablename__ = "web_session"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    api_key_id: str = Field(foreign_key="api_key.id", index=True)
+    #: Every form and htmx request of the session carries it (checked on every POST).
+    csrf_token: str = Field(max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+
+
 class Story(SQLModel, table=True):
     __tablename__ = "story"
     __table_args__ = (Index("ix_story_created", "created_at", "id"),)

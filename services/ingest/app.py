@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from services.ingest import errors, health, metrics, ratelimit, webhooks
+from services.ingest import errors, health, metrics, ratelimit, web, webhooks
 from services.ingest.deliveries.router import router as deliveries
 from services.ingest.feed.router import router as feed
 from services.ingest.keys.router import router as keys
@@ -43,6 +43,7 @@ def create_app() -> FastAPI:
     errors.install(app)
     for router in (health.router, stories, subscribers, deliveries, feed, keys):
         app.include_router(router)
+    web.install(app)  # the desk and the portal: pages on the same service functions
     metrics.install(app)
     webhooks.document(app)
     app.openapi = _openapi(app)

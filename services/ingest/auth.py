@@ -29,7 +29,13 @@ bearer = HTTPBearer(
 )
 
 
-class RequireRole:
+class RoleCheck:
+    """A dependency that admits some roles only; ``roles_of`` finds every kind by this base."""
+
+    roles: frozenset[Role]
+
+
+class RequireRole(RoleCheck):
     """The dependency that checks the calling key: 401 without a known, unrevoked key, 403 when
     its role is not one of ``roles``. It answers the key's row."""
 
@@ -69,14 +75,29 @@ def roles_of(route: object) -> frozenset[Role] | None:
     pending = [dependant]
     while pending:
         dependant = pending.pop()
-        if isinstance(dependant.call, RequireRole):
+        if isinstance(dependant.call, RoleCheck):
             found = dependant.call.roles if found is None else found & dependant.call.roles
         pending.extend(dependant.dependencies)
     return found
 
 
+#: Who may do what; the web desk and portal check the same sets (``services.ingest.web.pages``).
+EDITOR_ROLES = (Role.editor, Role.admin)
+ADMIN_ROLES = (Role.admin,)
+#: A subscriber's own pages and endpoints: an admin, or that subscriber's own key (``own_subscriber``).
+PORTAL_ROLES = (Role.admin, Role.subscriber)
+
+
+def own_subscriber(key: ApiKey, subscriber_id: str) -> None:
+    """A subscriber key reaches its own subscriber only (403 for another's); an admin reaches all."""
+    if key.role == Role.subscriber and key.subscriber_id != subscriber_id:
+        raise Forbidden("this key belongs to another subscriber")
+
+
 #: Dependencies for handlers: the calling key, checked for its role.
-Editor = Annotated[ApiKey, Depends(require(Role.editor, Role.admin))]
-Admin = Annotated[ApiKey, Depends(require(Role.admin))]
+Editor = Annotated[ApiKey, Depends(require(*EDITOR_ROLES))]
+Admin = Annotated[ApiKey, Depends(require(*ADMIN_ROLES))]
+#: An admin or a subscriber key; the handler checks the subscriber is the key's own (``own_subscriber``).
+SubscriberOrAdmin = Annotated[ApiKey, Depends(require(*PORTAL_ROLES))]
 #: A subscriber's own key (``POST /v1/subscribers/{id}/keys``): it reads that subscriber's feed.
 FeedReader = Annotated[ApiKey, Depends(require(Role.subscriber))]

@@ -21,6 +21,8 @@ PUBLIC = None
 EDITOR = frozenset({Role.editor, Role.admin})
 ADMIN = frozenset({Role.admin})
 SUBSCRIBER = frozenset({Role.subscriber})
+OWN_SUBSCRIBER = frozenset({Role.admin, Role.subscriber})  # and the handler checks it is the key's own
+ANYONE_SIGNED_IN = frozenset(Role)
 
 ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/healthz"): PUBLIC,
@@ -42,21 +44,46 @@ ROUTES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("POST", "/v1/stories/{story_id}/versions/{number}/retry"): EDITOR,
     ("POST", "/v1/subscribers"): ADMIN,
     ("GET", "/v1/subscribers"): ADMIN,
-    ("GET", "/v1/subscribers/{subscriber_id}"): ADMIN,
+    ("GET", "/v1/subscribers/{subscriber_id}"): OWN_SUBSCRIBER,
     ("PATCH", "/v1/subscribers/{subscriber_id}"): ADMIN,
     ("DELETE", "/v1/subscribers/{subscriber_id}"): ADMIN,
     ("POST", "/v1/subscribers/{subscriber_id}/enable"): ADMIN,
-    ("POST", "/v1/subscribers/{subscriber_id}/rotate-secret"): ADMIN,
+    ("POST", "/v1/subscribers/{subscriber_id}/rotate-secret"): OWN_SUBSCRIBER,
+    ("POST", "/v1/subscribers/{subscriber_id}/test-event"): OWN_SUBSCRIBER,
     ("POST", "/v1/subscribers/{subscriber_id}/keys"): ADMIN,
-    ("GET", "/v1/subscribers/{subscriber_id}/deliveries"): ADMIN,
-    ("POST", "/v1/subscribers/{subscriber_id}/replay"): ADMIN,
+    ("GET", "/v1/subscribers/{subscriber_id}/deliveries"): OWN_SUBSCRIBER,
+    ("POST", "/v1/subscribers/{subscriber_id}/replay"): OWN_SUBSCRIBER,
     ("GET", "/v1/deliveries"): ADMIN,
-    ("POST", "/v1/deliveries/{delivery_id}/redeliver"): ADMIN,
+    ("POST", "/v1/deliveries/{delivery_id}/redeliver"): OWN_SUBSCRIBER,
     ("GET", "/v1/feed"): SUBSCRIBER,
     ("GET", "/v1/feed.atom"): SUBSCRIBER,
     ("POST", "/v1/keys"): ADMIN,
     ("GET", "/v1/keys"): ADMIN,
     ("DELETE", "/v1/keys/{key_id}"): ADMIN,
+}
+
+#: The desk and the portal: the same role sets, read from a session cookie instead of a header.
+PAGES: dict[tuple[str, str], frozenset[Role] | None] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/signin"): PUBLIC,
+    ("POST", "/signin"): PUBLIC,
+    ("POST", "/signout"): ANYONE_SIGNED_IN,
+    ("GET", "/desk"): EDITOR,
+    ("GET", "/desk/live"): EDITOR,
+    ("GET", "/desk/new"): EDITOR,
+    ("POST", "/desk/stories"): EDITOR,
+    ("GET", "/desk/stories/{story_id}"): EDITOR,
+    ("POST", "/desk/stories/{story_id}/update"): EDITOR,
+    ("POST", "/desk/stories/{story_id}/correct"): EDITOR,
+    ("POST", "/desk/stories/{story_id}/kill"): EDITOR,
+    ("POST", "/desk/stories/{story_id}/tags"): EDITOR,
+    ("POST", "/desk/stories/{story_id}/versions/{number}/retry"): EDITOR,
+    ("GET", "/portal"): OWN_SUBSCRIBER,
+    ("GET", "/portal/subscribers/{subscriber_id}"): OWN_SUBSCRIBER,
+    ("POST", "/portal/subscribers/{subscriber_id}/deliveries/{delivery_id}/redeliver"): OWN_SUBSCRIBER,
+    ("POST", "/portal/subscribers/{subscriber_id}/replay"): OWN_SUBSCRIBER,
+    ("POST", "/portal/subscribers/{subscriber_id}/rotate-secret"): OWN_SUBSCRIBER,
+    ("POST", "/portal/subscribers/{subscriber_id}/test-event"): OWN_SUBSCRIBER,
 }
 
 
@@ -75,10 +102,11 @@ def test_every_route_is_in_the_table_with_the_roles_it_enforces():
     from services.ingest.app import create_app
 
     served = served_routes(create_app())
-    missing = sorted(set(served) - set(ROUTES))
-    assert not missing, f"routes not in ROUTES (add each with the role it needs): {missing}"
-    assert not sorted(set(ROUTES) - set(served)), "ROUTES lists routes the app does not serve"
-    differing = {route: (ROUTES[route], served[route]) for route in ROUTES if ROUTES[route] != served[route]}
+    table = {**ROUTES, **PAGES}
+    missing = sorted(set(served) - set(table))
+    assert not missing, f"routes not in ROUTES or PAGES (add each with the role it needs): {missing}"
+    assert not sorted(set(table) - set(served)), "the tables list routes the app does not serve"
+    differing = {route: (table[route], served[route]) for route in table if table[route] != served[route]}
     assert not differing, f"(table, route) roles differ: {differing}"
 
 
@@ -135,13 +163,17 @@ def _url(path: str) -> str:
 
 
 def test_each_route_enforces_its_roles(callers):
-    wrong = [problem for (method, path) in sorted(ROUTES) for problem in _check(callers, method, path)]
+    """(A subscriber's own routes are called with its own id: another's is refused by the
+    handler's ownership check, ``test_web`` shows that.)"""
+    site = callers[Role.admin].get("/v1/subscribers").json()[0]["id"]
+    wrong = [problem for (method, path) in sorted(ROUTES) for problem in _check(callers, method, path, site)]
     assert not wrong, "\n".join(wrong)
 
 
-def _check(callers: dict[Role | str, TestClient], method: str, path: str) -> list[str]:
+def _check(callers: dict[Role | str, TestClient], method: str, path: str, site: str) -> list[str]:
     """What is wrong with the route's answers to each caller (nothing, when it works as listed)."""
-    roles, url = ROUTES[(method, path)], _url(path)
+    own = site if method != "DELETE" else "unknown"  # deleting the site would revoke the subscriber's key
+    roles, url = ROUTES[(method, path)], _url(path.replace("{subscriber_id}", own))
     expected: dict[Role | str, str] = {"nobody": "401", "unknown": "401"} if roles else {"nobody": "allowed"}
     for role in Role if roles else ():
         expected[role] = "allowed" if role in roles else "403"
@@ -157,3 +189,30 @@ def test_a_new_key_of_each_role_passes_its_check(api):
     """The table's role names are the ones keys are created with."""
     assert {role.value for roles in ROUTES.values() if roles for role in roles} == {r.value for r in Role}
     assert client(make_key("editor")).get("/v1/stories").status_code == 200
+
+
+def test_each_page_enforces_its_roles(api, callers, monkeypatch):
+    """The pages read a session cookie: without one a page sends the browser to sign in (303; the
+    live stream answers 401),
+    with one of a role the table does not list it answers 403, and the listed roles get past."""
+    from services.ingest.web import live
+    from tests.api.test_web import signed_in
+
+    monkeypatch.setattr(live, "STREAM_SECONDS", 0.0)  # the stream answers, then ends at once
+    site = api.admin.get("/v1/subscribers").json()[0]["id"]
+    feed_key = callers[Role.subscriber].headers["Authorization"].removeprefix("Bearer ")
+    browsers = {Role.editor: signed_in(api.editor_key), Role.admin: signed_in(api.admin_key)}
+    browsers[Role.subscriber] = signed_in(feed_key)
+    wrong = []
+    for (method, path), roles in sorted(PAGES.items()):
+        if roles is PUBLIC:
+            continue
+        url = _url(path.replace("{subscriber_id}", site))
+        signed_out = 401 if path.endswith("/live") else 303  # a stream is not a page to redirect
+        if (status := api.anonymous.request(method, url, follow_redirects=False).status_code) != signed_out:
+            wrong.append(f"{method} {path} signed out: {status}")
+        for role, (browser, csrf) in browsers.items():
+            status = browser.request(method, url, headers={"X-CSRF-Token": csrf}, follow_redirects=False).status_code
+            if (status == 403) == (role in roles):
+                wrong.append(f"{method} {path} as {role}: {status}")
+    assert not wrong, "\n".join(wrong)

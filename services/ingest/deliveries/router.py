@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Query, Request
 
 from services.ingest import cursors, errors
-from services.ingest.auth import Admin
+from services.ingest.auth import Admin, SubscriberOrAdmin, own_subscriber
 from services.ingest.common import Timestamp
 from services.ingest.deliveries import schemas, service
 from services.ingest.paths import DeliveryId, StoryIdFilter, SubscriberId, SubscriberIdFilter
@@ -55,17 +55,18 @@ def list_deliveries(
 def list_subscriber_deliveries(
     request: Request,
     subscriber_id: SubscriberId,
-    _key: Admin,
+    key: SubscriberOrAdmin,
     state: DeliveryState | None = None,
     story_id: StoryIdFilter = None,
     limit: Limit = 50,
     cursor: Cursor = None,
 ) -> schemas.DeliveryPage:
-    """One subscriber's deliveries, newest first."""
+    """One subscriber's deliveries, newest first (a subscriber's own key reads its own)."""
+    own_subscriber(key, subscriber_id)
     return _page(request, service.DeliveryFilters(subscriber_id, state, story_id), limit, cursor)
 
 
-def _queue(background: BackgroundTasks, deliveries: list[Delivery]) -> None:
+def queue_after_response(background: BackgroundTasks, deliveries: list[Delivery]) -> None:
     """Queue after the response went out (what is not queued is pending, and the sweep queues it)."""
     background.add_task(queue.send_deliveries, [(d.id, d.subscriber_id, d.priority) for d in deliveries])
 
@@ -76,11 +77,14 @@ def _queue(background: BackgroundTasks, deliveries: list[Delivery]) -> None:
     response_model=schemas.DeliveryPublic,
     responses=errors.responses(404, 409),
 )
-def redeliver(delivery_id: DeliveryId, _key: Admin, background: BackgroundTasks) -> schemas.DeliveryPublic:
-    """Send one delivery again with its webhook-id (held while its subscriber is disabled)."""
+def redeliver(delivery_id: DeliveryId, key: SubscriberOrAdmin, background: BackgroundTasks) -> schemas.DeliveryPublic:
+    """Send one delivery again with its webhook-id (held while its subscriber is disabled). A
+    subscriber's own key finds its own deliveries only."""
     with db.session_scope() as session:
-        delivery = service.redeliver(session=session, settings=get_settings(), delivery_id=delivery_id)
-    _queue(background, [delivery])
+        delivery = service.redeliver(
+            session=session, settings=get_settings(), delivery_id=delivery_id, subscriber_id=key.subscriber_id
+        )
+    queue_after_response(background, [delivery])
     return schemas.DeliveryPublic.of(delivery, [])
 
 
@@ -91,11 +95,12 @@ def redeliver(delivery_id: DeliveryId, _key: Admin, background: BackgroundTasks)
     responses=errors.responses(404, 422),
 )
 def replay(
-    subscriber_id: SubscriberId, body: schemas.ReplayRequest, _key: Admin, background: BackgroundTasks
+    subscriber_id: SubscriberId, body: schemas.ReplayRequest, key: SubscriberOrAdmin, background: BackgroundTasks
 ) -> schemas.ReplayAccepted:
     """Send again what was published in a time range (or of one story): deliveries there go again
     with their webhook-ids, and versions it never had (it was disabled then) go for the first
     time. Sites dedupe on webhook-id, so a replay that overlaps what arrived is harmless."""
+    own_subscriber(key, subscriber_id)
     with db.session_scope() as session:
         done = service.replay(
             session=session,
@@ -105,5 +110,5 @@ def replay(
             until=body.until,
             story_id=body.story_id,
         )
-    _queue(background, done.resent + done.created)
+    queue_after_response(background, done.resent + done.created)
     return schemas.ReplayAccepted(resent=len(done.resent), created=len(done.created))

@@ -97,10 +97,11 @@ def _send_again(delivery: Delivery, settings: Settings, now: datetime) -> None:
     delivery.delivered_at = None
 
 
-def redeliver(*, session: Session, settings: Settings, delivery_id: str) -> Delivery:
-    """Send one delivery again, with the same webhook-id (a dead letter, or one a site lost)."""
+def redeliver(*, session: Session, settings: Settings, delivery_id: str, subscriber_id: str | None = None) -> Delivery:
+    """Send one delivery again, with the same webhook-id (a dead letter, or one a site lost).
+    With ``subscriber_id``, only a delivery of that subscriber is found (a subscriber's own key)."""
     delivery = session.get(Delivery, delivery_id, with_for_update=True)
-    if delivery is None:
+    if delivery is None or (subscriber_id is not None and delivery.subscriber_id != subscriber_id):
         raise NotFound(f"delivery {delivery_id}")
     _refuse_redelivery(session, delivery)
     if delivery.state != DeliveryState.pending:  # a pending one is on its way already

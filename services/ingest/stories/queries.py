@@ -202,3 +202,39 @@ def _summary(story: Story, version: StoryVersion) -> schemas.StorySummary:
         updated_at=version.received_at,
         links=Links(self=f"/v1/stories/{story.id}"),
     )
+
+
+@dataclass(frozen=True)
+class Reach:
+    """How far one version got to its subscribers: deliveries by state."""
+
+    delivered: int = 0
+    pending: int = 0
+    failed: int = 0
+    withdrawn: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.delivered + self.pending + self.failed + self.withdrawn
+
+
+def reach(*, session: Session, versions: list[tuple[str, int]]) -> dict[tuple[str, int], Reach]:
+    """For each (story id, version): how many subscribers have it, wait for it, or failed to get it."""
+    if not versions:
+        return {}
+    story_ids = {story_id for story_id, _ in versions}
+    rows = session.exec(
+        select(Delivery.story_id, Delivery.version, Delivery.state, func.count())
+        .where(Delivery.story_id.in_(story_ids))
+        .group_by(Delivery.story_id, Delivery.version, Delivery.state)
+    ).all()
+    counts: dict[tuple[str, int], dict[str, int]] = {}
+    for story_id, version, state, count in rows:
+        counts.setdefault((story_id, version), {})[state] = count
+    return {wanted: Reach(**counts.get(wanted, {})) for wanted in versions}
+
+
+def story_versions(*, session: Session, story_id: str) -> list[StoryVersion]:
+    """Every version row of the story, oldest first (404 for an unknown story)."""
+    _story(session, story_id)
+    return _versions(session, story_id)

@@ -68,14 +68,14 @@ def _accepted(filed: service.Filed) -> schemas.StoryAccepted:
     )
 
 
-async def _relay_after_response(event_ids: list[int]) -> None:
+async def relay_after_response(event_ids: list[int]) -> None:
     """Hand the events to the process's relay on the event loop; a thread is taken only by the
     request that finds nobody relaying (under load, one request relays for many)."""
     if events.api_relay.offer(event_ids):
         await run_in_threadpool(events.api_relay.drain)
 
 
-def _file(
+def file_and_relay(
     action: Callable[..., service.Filed], background: BackgroundTasks, **kwargs
 ) -> tuple[schemas.StoryAccepted, bool]:
     """Run one filing action in a transaction; its events are relayed after the response went
@@ -86,7 +86,7 @@ def _file(
         accepted = _accepted(filed)
     logs.bind(story_id=accepted.id, version=accepted.version)
     log.info("story filed" if filed.created else "story filed before (same idempotency key): nothing new")
-    background.add_task(_relay_after_response, filed.event_ids)
+    background.add_task(relay_after_response, filed.event_ids)
     return accepted, filed.created
 
 
@@ -96,7 +96,7 @@ def create_story(
 ) -> schemas.StoryAccepted:
     """File a new story. It goes out as version 1 (`story.published`) once tagged and rendered,
     or when its embargo lifts."""
-    accepted, _ = _file(
+    accepted, _ = file_and_relay(
         service.create_story, background, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
     )
     return accepted
@@ -178,7 +178,7 @@ def update_story(
 ) -> schemas.StoryAccepted:
     """Replace the story's content: it goes out as the next version (`story.updated`). Leave out
     `embargoed_until` to keep the story's embargo; send `null` to lift it."""
-    accepted, created = _file(
+    accepted, created = file_and_relay(
         service.update_story,
         background,
         story_id=story_id,
@@ -201,7 +201,7 @@ def correct_story(
 ) -> schemas.StoryAccepted:
     """Correct the story: the corrected content and a `note` go out as the next version
     (`story.corrected`, the note in ninjs `edNote`), also to every site that got an earlier one."""
-    accepted, _ = _file(
+    accepted, _ = file_and_relay(
         service.correct_story,
         background,
         story_id=story_id,
@@ -223,7 +223,7 @@ def kill_story(
     """Withdraw the story (`story.killed`, ninjs `pubStatus: canceled`, the reason in `edNote`).
     It goes to every site that may hold an earlier version, and to nobody else; versions not yet
     out never go. The story then takes no updates, corrections or tag changes (409)."""
-    accepted, _ = _file(
+    accepted, _ = file_and_relay(
         service.kill_story,
         background,
         story_id=story_id,
@@ -243,7 +243,7 @@ def set_story_tags(
     again as a new version with the corrected tags."""
     with db.session_scope() as session:
         event_ids = service.set_editor_tags(session=session, story_id=story_id, changes=changes, filed_by=key.name)
-    background.add_task(_relay_after_response, event_ids)
+    background.add_task(relay_after_response, event_ids)
     with db.read_scope() as session:
         return queries.story_view(session=session, story_id=story_id)
 
@@ -277,5 +277,5 @@ def retry_story_version(
     story_id: StoryId, number: VersionNumber, _key: Editor, background: BackgroundTasks
 ) -> schemas.StoryAccepted:
     """Send a failed version through the pipeline again (refused once a newer version is out)."""
-    accepted, _ = _file(service.retry_version, background, story_id=story_id, number=number)
+    accepted, _ = file_and_relay(service.retry_version, background, story_id=story_id, number=number)
     return accepted

@@ -1,4 +1,5 @@
-"""``/v1/subscribers`` (admin): register webhook endpoints with what they want, read, change,
+"""``/v1/subscribers`` (admin; a subscriber's own key reads itself, rotates its secret and sends
+itself a test event): register webhook endpoints with what they want, read, change,
 disable, enable and delete them, rotate their signing secrets."""
 
 from __future__ import annotations
@@ -9,14 +10,15 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 
 from services.ingest import errors
-from services.ingest.auth import Admin
+from services.ingest.auth import Admin, SubscriberOrAdmin, own_subscriber
 from services.ingest.exceptions import Conflict, Invalid
 from services.ingest.keys.schemas import KeyCreated, SubscriberKeyCreate
 from services.ingest.keys.service import create_key, forget_keys
 from services.ingest.paths import SubscriberId
-from services.ingest.subscribers import schemas, service, targets
+from services.ingest.subscribers import schemas, service, targets, testevent
 from shared import credentials, db
 from shared.config import get_settings
 from shared.models import Role, Subscriber
@@ -69,7 +71,9 @@ def list_subscribers(_key: Admin) -> list[schemas.SubscriberPublic]:
 
 
 @router.get("/{subscriber_id}", response_model=schemas.SubscriberPublic, responses=errors.responses(404))
-def get_subscriber(subscriber_id: SubscriberId, _key: Admin) -> schemas.SubscriberPublic:
+def get_subscriber(subscriber_id: SubscriberId, key: SubscriberOrAdmin) -> schemas.SubscriberPublic:
+    """One subscriber (a subscriber's own key reads its own)."""
+    own_subscriber(key, subscriber_id)
     with db.read_scope() as session:
         return public(service.get_subscriber(session=session, subscriber_id=subscriber_id))
 
@@ -112,10 +116,12 @@ def enable_subscriber(subscriber_id: SubscriberId, _key: Admin) -> schemas.Subsc
     "/{subscriber_id}/rotate-secret", response_model=schemas.SecretRotated, responses=errors.responses(404, 422)
 )
 def rotate_secret(
-    subscriber_id: SubscriberId, _key: Admin, rotation: schemas.SecretRotation | None = None
+    subscriber_id: SubscriberId, key: SubscriberOrAdmin, rotation: schemas.SecretRotation | None = None
 ) -> schemas.SecretRotated:
     """A new signing secret. During the overlap (default 24 h) every delivery carries a signature
-    with each secret, so the site can switch to the new one without losing a message."""
+    with each secret, so the site can switch to the new one without losing a message. A
+    subscriber's own key may rotate its own secret."""
+    own_subscriber(key, subscriber_id)
     overlap = timedelta(seconds=(rotation or schemas.SecretRotation()).overlap_seconds)
     with db.session_scope() as session:
         sub = service.rotate_secret(session=session, subscriber_id=subscriber_id, overlap=overlap)
@@ -133,3 +139,20 @@ def create_subscriber_key(
         name = (body.name if body and body.name else None) or f"{sub.name} feed"
         row, key = create_key(session=session, name=name, role=Role.subscriber, subscriber_id=sub.id)
         return KeyCreated(**row.model_dump(), key=key)
+
+
+@router.post(
+    "/{subscriber_id}/test-event", response_model=testevent.TestEventResult, responses=errors.responses(404, 409)
+)
+async def send_test_event(subscriber_id: SubscriberId, key: SubscriberOrAdmin) -> testevent.TestEventResult:
+    """Send one signed `webhook.test` event to the subscriber's webhook now and answer what the
+    site said (status, latency, the start of its answer). Nothing is stored or retried; a site
+    should acknowledge it with 2xx and publish nothing."""
+    own_subscriber(key, subscriber_id)
+    subscriber = await run_in_threadpool(_read, subscriber_id)
+    return await testevent.send_test_event(subscriber, get_settings())
+
+
+def _read(subscriber_id: str) -> Subscriber:
+    with db.read_scope() as session:
+        return service.get_subscriber(session=session, subscriber_id=subscriber_id)

@@ -1,0 +1,48 @@
+"""A test event: one signed ``webhook.test`` POST to a webhook subscriber, sent from the API
+process at once with the delivery engine's own sender (the same signature, host guard, deadline
+and attempt fields), so a site's developer sees at a click whether the endpoint verifies and
+answers. It is not a story: nothing is stored and nothing is retried."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import BaseModel, Field
+
+from services.ingest.exceptions import Conflict
+from services.publish.channels import webhook
+from services.publish.delivery import signing_secrets
+from shared.config import Settings
+from shared.models import Subscriber, new_id
+
+EVENT_TYPE = "webhook.test"
+
+
+class TestEventResult(BaseModel):
+    message_id: str = Field(description="the webhook-id it carried")
+    delivered: bool = Field(description="the site answered 2xx")
+    status_code: int | None
+    latency_ms: float
+    error: str | None
+    response_excerpt: str | None
+
+
+async def send_test_event(subscriber: Subscriber, settings: Settings) -> TestEventResult:
+    if subscriber.channel and subscriber.channel.get("type", "webhook") != "webhook":
+        raise Conflict("not_a_webhook", "test events go to webhook subscribers; other channels get the next story")
+    now = datetime.now(UTC)
+    message_id = "msg_test_" + new_id()
+    data = {"subscriber_id": subscriber.id, "message": "A test event from Newswire: nothing to publish."}
+    body = webhook.event_body(EVENT_TYPE, now.isoformat(), data)
+    headers = webhook.signed_headers(signing_secrets(subscriber, now), message_id, body, now, event_type=EVENT_TYPE)
+    deadline = settings.delivery_deadline_seconds
+    async with webhook.make_session(settings.webhook_allowed_networks, deadline, max_connections=1) as session:
+        result = await webhook.send(session, subscriber.url, body, headers, deadline)
+    return TestEventResult(
+        message_id=message_id,
+        delivered=result.error is None,
+        status_code=result.status_code,
+        latency_ms=round(result.latency_ms, 1),
+        error=result.error,
+        response_excerpt=result.response_excerpt,
+    )

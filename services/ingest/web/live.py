@@ -1,0 +1,112 @@
+"""The desk's story list, live: the same query as ``GET /v1/stories`` plus how many subscribers
+have each story's newest version, rendered on the server and pushed to the browser as
+Server-Sent Events whenever the rows change (the browser runs no polling loop; htmx's SSE
+extension swaps the rows in). A stream re-checks its session every tick, so signing out or
+revoking the key ends it, and ends itself after a few minutes (the browser reconnects)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import get_args
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from services.ingest.exceptions import Refused
+from services.ingest.paths import PRINTABLE
+from services.ingest.stories import queries, schemas
+from services.ingest.web import pages, sessions
+from shared import db, mediatopics
+
+STATUSES = get_args(schemas.Status)
+#: How often a stream looks for changes, and how long one stream lives before the browser reconnects.
+TICK_SECONDS = 1.0
+STREAM_SECONDS = 300.0
+LIST_LENGTH = 100
+
+
+class ListFilters(BaseModel):
+    """The desk list's filters: those of ``GET /v1/stories`` an editor uses most."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: schemas.Status | None = None
+    urgency_max: int | None = Field(default=None, ge=1, le=9)
+    place: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
+    subject: str | None = Field(default=None, max_length=200)
+    q: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
+
+    def query(self) -> queries.StoryFilters:
+        topic = mediatopics.find(self.subject) if self.subject else None
+        if self.subject and topic is None:
+            raise Refused("invalid_subject", f"{self.subject!r} is not a current IPTC Media Topic")
+        return queries.StoryFilters(
+            status=self.status,
+            urgency_max=self.urgency_max,
+            place=self.place.upper() if self.place else None,
+            subject=topic.qcode if topic else None,
+            q=self.q,
+        )
+
+
+@dataclass(frozen=True)
+class Row:
+    story: schemas.StorySummary
+    reach: queries.Reach
+
+    @property
+    def stage(self) -> str:
+        """How far the newest version got: its status, and once published, its deliveries."""
+        status, reach = self.story.status, self.reach
+        if status != "published" or reach.total == 0:
+            return status
+        return "delivered" if reach.delivered + reach.withdrawn == reach.total else "delivering"
+
+
+def rows(filters: ListFilters) -> list[Row]:
+    with db.read_scope() as session:
+        stories, _ = queries.list_stories(session=session, filters=filters.query(), limit=LIST_LENGTH)
+        reach = queries.reach(session=session, versions=[(s.id, s.version) for s in stories])
+    return [Row(s, reach[(s.id, s.version)]) for s in stories]
+
+
+def stream_url(filters: ListFilters) -> str:
+    chosen = {name: value for name, value in filters.model_dump().items() if value is not None}
+    return "/desk/live" + (f"?{urlencode(chosen)}" if chosen else "")
+
+
+def _event(name: str, html: str) -> str:
+    data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
+    return f"event: {name}\n{data}\n\n"
+
+
+def _still_signed_in(token: str | None) -> bool:
+    with db.read_scope() as session:
+        return sessions.signed_in(session=session, token=token) is not None
+
+
+def stream(request: Request, filters: ListFilters) -> StreamingResponse:
+    token = request.cookies.get(sessions.COOKIE)
+    template = pages.templates.get_template("desk/_rows.html")
+
+    async def events():
+        sent = None
+        ends = time.monotonic() + STREAM_SECONDS
+        yield "retry: 2000\n\n"
+        while time.monotonic() < ends and not await request.is_disconnected():
+            if not await run_in_threadpool(_still_signed_in, token):
+                yield _event("signedout", "")
+                return
+            html = template.render(rows=await run_in_threadpool(rows, filters))
+            if html != sent:
+                yield _event("stories", html)
+                sent = html
+            await asyncio.sleep(TICK_SECONDS)
+
+    headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)

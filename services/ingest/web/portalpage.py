@@ -1,0 +1,104 @@
+"""What the portal's pages show, read with the API's service functions: subscribers with how
+their deliveries stand, and one subscriber's deliveries (failed first) with every attempt."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Request
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from services.ingest.deliveries import schemas as delivery_schemas
+from services.ingest.deliveries import service as deliveries
+from services.ingest.subscribers import service as subscribers
+from services.ingest.subscribers.router import public
+from services.ingest.subscribers.schemas import SubscriberPublic
+from services.ingest.web import forms
+from shared import db
+from shared.config import get_settings
+from shared.models import Delivery, DeliveryState
+
+PAGE = 50
+
+
+class DeliveryListFilters(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    state: DeliveryState | None = None
+    story_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+
+
+@dataclass(frozen=True)
+class SubscriberRow:
+    subscriber: SubscriberPublic
+    counts: dict[str, int]
+
+
+@dataclass(frozen=True)
+class SubscriberPage:
+    subscriber: SubscriberPublic
+    failed: list[delivery_schemas.DeliveryPublic]
+    others: list[delivery_schemas.DeliveryPublic]
+    filters: DeliveryListFilters
+    feed_url: str
+    atom_url: str
+
+
+def subscriber_rows(*, session: Session) -> list[SubscriberRow]:
+    counts: dict[str, dict[str, int]] = {}
+    for subscriber_id, state, count in session.exec(
+        select(Delivery.subscriber_id, Delivery.state, func.count()).group_by(Delivery.subscriber_id, Delivery.state)
+    ):
+        counts.setdefault(subscriber_id, {})[state] = count
+    return [SubscriberRow(public(s), counts.get(s.id, {})) for s in subscribers.list_subscribers(session=session)]
+
+
+def _listed(session: Session, subscriber_id: str, state: str | None, story_id: str | None):
+    filters = deliveries.DeliveryFilters(subscriber_id, state, story_id or None)
+    rows, _ = deliveries.list_deliveries(session=session, filters=filters, limit=PAGE)
+    return [delivery_schemas.DeliveryPublic.of(d, attempts) for d, attempts in rows]
+
+
+def build(*, session: Session, subscriber_id: str, filters: DeliveryListFilters, request: Request) -> SubscriberPage:
+    """The subscriber's page: its failed deliveries first (unless another state is asked for),
+    then the newest others, each with every attempt."""
+    subscriber = public(subscribers.get_subscriber(session=session, subscriber_id=subscriber_id))
+    wants_failed = filters.state in (None, DeliveryState.failed)
+    failed = _listed(session, subscriber_id, DeliveryState.failed, filters.story_id) if wants_failed else []
+    others = (
+        []
+        if filters.state == DeliveryState.failed
+        else _listed(session, subscriber_id, filters.state, filters.story_id)
+    )
+    base = str(request.base_url).rstrip("/")
+    return SubscriberPage(
+        subscriber=subscriber,
+        failed=failed,
+        others=[d for d in others if d.state != DeliveryState.failed],
+        filters=filters,
+        feed_url=f"{base}/v1/feed",
+        atom_url=f"{base}/v1/feed.atom",
+    )
+
+
+def replay_body(values: dict[str, str]) -> dict[str, Any]:
+    """The ``ReplayRequest`` the replay form stands for (times in UTC, as the form says)."""
+    body: dict[str, Any] = {name: forms.utc_time(values.get(name)) for name in ("since", "until") if values.get(name)}
+    if values.get("story_id"):
+        body["story_id"] = values["story_id"]
+    return body
+
+
+def replay(subscriber_id: str, body: delivery_schemas.ReplayRequest):
+    with db.session_scope() as session:
+        return deliveries.replay(
+            session=session,
+            settings=get_settings(),
+            subscriber_id=subscriber_id,
+            since=body.since,
+            until=body.until,
+            story_id=body.story_id,
+        )

@@ -1,0 +1,193 @@
+"""The desk and the portal over HTTP (TestClient, a real SQLite database, the queue recorded):
+sign-in and its session cookie, CSRF on every form, expiry and revocation, the page headers, the
+escaping of story text, the same role checks as the API. What happens in a browser (the live list,
+the whole pipeline) is tested in tests/browser."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from services.ingest.web import security, sessions
+from shared import db
+from shared.models import WebSession
+from tests.api.conftest import client, make_key
+
+STORY = {"headline": "Rates held", "body_text": "The central bank held rates on Thursday.", "urgency": 3}
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def signed_in(key: str) -> tuple[TestClient, str]:
+    """A browser-like client signed in with ``key`` (no Authorization header) and its CSRF token."""
+    browser = client()
+    form = browser.get("/signin")
+    answer = browser.post(
+        "/signin", data={"key": key, "csrf_token": _csrf(form.text), "next": ""}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    home = browser.get(answer.headers["location"])
+    assert home.status_code == 200, home.text
+    return browser, _csrf(home.text)
+
+
+def test_signing_in_sets_a_strict_httponly_cookie_and_keeps_the_key_out_of_pages(api):
+    browser = client()
+    form = browser.get("/signin")
+    answer = browser.post(
+        "/signin", data={"key": api.editor_key, "csrf_token": _csrf(form.text)}, follow_redirects=False
+    )
+    cookie = next(c for c in answer.headers.get_list("set-cookie") if c.startswith(sessions.COOKIE + "="))
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/" in cookie
+    assert answer.headers["location"] == "/desk"
+    desk = browser.get("/desk")
+    assert desk.status_code == 200 and "Wire desk" in desk.text
+    assert api.editor_key not in desk.text and api.editor_key not in cookie
+
+
+def test_a_wrong_key_or_a_missing_signin_token_signs_nobody_in(api):
+    browser = client()
+    form = browser.get("/signin")
+    wrong = browser.post("/signin", data={"key": "nw_nope", "csrf_token": _csrf(form.text)}, follow_redirects=False)
+    assert wrong.status_code == 401 and "Unknown or revoked key" in wrong.text
+    forged = client().post("/signin", data={"key": api.editor_key, "csrf_token": "x"}, follow_redirects=False)
+    assert forged.status_code == 303 and forged.headers["location"] == "/signin"
+    assert not any(c.startswith(sessions.COOKIE) for c in forged.headers.get_list("set-cookie"))
+
+
+def test_pages_without_a_session_send_the_browser_to_sign_in(api):
+    answer = client().get("/desk/new", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/signin?next=%2Fdesk%2Fnew"
+    assert client().get("/desk/live").status_code == 401
+    # an API key in the header is not a session: the pages take cookies only
+    assert api.editor.get("/desk", follow_redirects=False).status_code == 303
+
+
+def test_every_form_needs_the_session_csrf_token(api):
+    browser, csrf = signed_in(api.editor_key)
+    refused = browser.post("/desk/stories", data=STORY, follow_redirects=False)
+    assert refused.status_code == 403 and "CSRF" in refused.text
+    wrong = browser.post("/desk/stories", data={**STORY, "csrf_token": "forged"}, follow_redirects=False)
+    assert wrong.status_code == 403
+    assert api.sent.messages == [] and api.editor.get("/v1/stories").json()["items"] == []
+    filed = browser.post("/desk/stories", data={**STORY, "csrf_token": csrf}, follow_redirects=False)
+    assert filed.status_code == 303 and filed.headers["location"].startswith("/desk/stories/")
+    by_header = browser.post("/desk/stories", data=STORY, headers={"X-CSRF-Token": csrf}, follow_redirects=False)
+    assert by_header.status_code == 303
+    assert len(api.editor.get("/v1/stories").json()["items"]) == 2
+
+
+def test_a_story_filed_on_the_desk_is_the_apis_story(api):
+    browser, csrf = signed_in(api.editor_key)
+    form = {**STORY, "csrf_token": csrf, "slugline": "rates", "embargoed_until": "2030-01-02T09:30"}
+    story_id = browser.post("/desk/stories", data=form, follow_redirects=False).headers["location"].rsplit("/", 1)[1]
+    story = api.editor.get(f"/v1/stories/{story_id}").json()
+    assert (story["headline"], story["urgency"], story["slugline"]) == ("Rates held", 3, "rates")
+    assert story["embargoed_until"].startswith("2030-01-02T09:30:00")
+    assert story["timeline"][0]["event"] == "received"
+
+
+def test_bad_input_is_refused_with_the_reason_and_the_text_kept(api):
+    browser, csrf = signed_in(api.editor_key)
+    answer = browser.post("/desk/stories", data={"headline": "Keep me", "body_text": "", "csrf_token": csrf})
+    assert answer.status_code == 422
+    assert "needs body_text or body_html" in answer.text and 'value="Keep me"' in answer.text
+    assert api.editor.get("/v1/stories").json()["items"] == []
+
+
+def test_story_text_is_escaped_everywhere(api):
+    browser, csrf = signed_in(api.editor_key)
+    evil = "<script>alert(1)</script>"
+    form = {"headline": evil, "body_text": f"Body {evil}", "slugline": '"><img src=x onerror=alert(1)>'}
+    story_url = browser.post("/desk/stories", data={**form, "csrf_token": csrf}, follow_redirects=False).headers[
+        "location"
+    ]
+    for page in (browser.get("/desk").text, browser.get(story_url).text):
+        assert "<script>alert(1)" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_pages_carry_a_csp_without_inline_script(api):
+    browser, _ = signed_in(api.editor_key)
+    for path in ("/desk", "/desk/new", "/signin", "/static/newswire.css"):
+        headers = browser.get(path).headers
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+        assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert "content-security-policy" not in api.editor.get("/v1/stories").headers
+    desk = browser.get("/desk").text
+    assert "<script>" not in desk and " on" + "click=" not in desk and "style=" not in desk
+
+
+def test_a_revoked_key_ends_its_sessions(api):
+    key = make_key("editor", "leaving")
+    browser, _ = signed_in(key)
+    key_id = next(k["id"] for k in api.admin.get("/v1/keys").json() if k["name"] == "leaving")
+    assert api.admin.delete(f"/v1/keys/{key_id}").status_code == 204
+    assert browser.get("/desk", follow_redirects=False).status_code == 303
+
+
+def test_sessions_expire_and_sign_out_ends_them(api):
+    browser, csrf = signed_in(api.editor_key)
+    with db.session_scope() as session:
+        session.exec(update(WebSession).values(expires_at=WebSession.expires_at - timedelta(hours=9)))
+    assert browser.get("/desk", follow_redirects=False).status_code == 303
+    browser, csrf = signed_in(api.editor_key)
+    assert browser.post("/signout", data={"csrf_token": csrf}, follow_redirects=False).status_code == 303
+    assert browser.get("/desk", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "status"),
+    [
+        ("editor", "/portal", 403),
+        ("subscriber", "/desk", 403),
+        ("subscriber", "/desk/new", 403),
+        ("admin", "/desk", 200),
+        ("admin", "/portal", 200),
+    ],
+)
+def test_pages_check_the_apis_roles(api, role, path, status):
+    key = api.editor_key if role == "editor" else api.admin_key
+    if role == "subscriber":
+        site = api.admin.post("/v1/subscribers", json={"name": "site", "url": "http://127.0.0.1:9/h"}).json()["id"]
+        key = api.admin.post(f"/v1/subscribers/{site}/keys").json()["key"]
+    browser, _ = signed_in(key)
+    assert browser.get(path, follow_redirects=False).status_code == status
+
+
+def test_a_subscriber_key_sees_its_own_page_only(api):
+    mine = api.admin.post("/v1/subscribers", json={"name": "mine", "url": "http://127.0.0.1:9/a"}).json()["id"]
+    other = api.admin.post("/v1/subscribers", json={"name": "other", "url": "http://127.0.0.1:9/b"}).json()["id"]
+    key = api.admin.post(f"/v1/subscribers/{mine}/keys").json()["key"]
+    browser, csrf = signed_in(key)
+    assert browser.get("/portal", follow_redirects=False).headers["location"] == f"/portal/subscribers/{mine}"
+    assert browser.get(f"/portal/subscribers/{other}").status_code == 403
+    assert browser.post(f"/portal/subscribers/{other}/rotate-secret", data={"csrf_token": csrf}).status_code == 403
+    # the API answers the same key the same way
+    api_client = client(key)
+    assert api_client.get(f"/v1/subscribers/{mine}/deliveries").status_code == 200
+    assert api_client.get(f"/v1/subscribers/{other}/deliveries").status_code == 403
+    assert api_client.post(f"/v1/subscribers/{other}/rotate-secret").status_code == 403
+
+
+def test_rotating_shows_the_new_secret_once(api):
+    site = api.admin.post("/v1/subscribers", json={"name": "site", "url": "http://127.0.0.1:9/h"}).json()
+    browser, csrf = signed_in(api.admin_key)
+    shown = browser.post(f"/portal/subscribers/{site['id']}/rotate-secret", data={"csrf_token": csrf})
+    secret = re.search(r'<pre id="new-secret">(whsec_[^<]+)</pre>', shown.text).group(1)
+    assert secret != site["secret"] and shown.headers["cache-control"] == "no-store"
+    assert secret not in browser.get(f"/portal/subscribers/{site['id']}").text
+
+
+def test_every_page_path_gets_the_page_headers():
+    assert all(security.is_page(p) for p in ("/desk", "/desk/live", "/portal/subscribers/x", "/signin", "/"))
+    assert not any(security.is_page(p) for p in ("/v1/stories", "/healthz", "/metrics", "/docs"))
