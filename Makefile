@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-unit clean
+.PHONY: install run test test-unit test-browser chromium clean
 
 install: $(STAMP)
 
@@ -24,7 +24,24 @@ run: install
 	$(BIN)/newswire run
 
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --ignore=tests/browser
+
+# The desk and the portal in a real browser: Playwright drives the system's Chromium (Debian's
+# package; NEWSWIRE_CHROMIUM names another binary). Screenshots land in docs/screenshots/.
+test-browser: install
+	@if [ -z "$$NEWSWIRE_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1; then $(MAKE) --no-print-directory chromium; fi
+	$(BIN)/python -m pytest -q tests/browser
+
+chromium:
+	@if [ "$$(id -u)" = 0 ]; then \
+	  echo "==> installing Debian's Chromium (apt-get install chromium)"; \
+	  apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; \
+	elif command -v sudo >/dev/null 2>&1; then \
+	  echo "==> installing Debian's Chromium (sudo apt-get install chromium)"; sudo apt-get install -y -q chromium >/dev/null; \
+	else \
+	  echo "the browser tests need Chromium: apt-get install chromium as root, or set NEWSWIRE_CHROMIUM" >&2; exit 1; \
+	fi
+	@command -v chromium >/dev/null 2>&1 || { echo "Chromium did not install; see above" >&2; exit 1; }
 
 test-unit: install
 	$(BIN)/python -m pytest -q tests/unit

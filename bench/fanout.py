@@ -28,9 +28,9 @@ import aiohttp
 import httpx
 
 from bench.machine import describe
-from services.publish.channels.webhook import event_body, signed_headers
 from shared.config import Settings
 from shared.embedded_redis import free_port
+from shared.webhook_client import event_body, signed_headers
 from tests.support import PostgresDatabase, Stack, wait_for
 
 STORY = {

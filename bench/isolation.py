@@ -26,7 +26,7 @@ import httpx
 
 from bench.fanout import SUBSCRIBE, LocalReceiver
 from bench.machine import describe
-from services.publish.channels import webhook
+from shared import webhook_client as webhook
 from tests.support import SlowEndpoint, Stack, wait_for
 
 DEADLINE = 15.0

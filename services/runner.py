@@ -168,6 +168,8 @@ def _banner(api_url, keys, report, logs, redis, receiver_port) -> None:
     lines = [
         "",
         "Newswire is running.",
+        f"  Wire desk    {api_url}/desk   <- open this; sign in with the editor key below",
+        f"  Portal       {api_url}/portal (subscribers and their deliveries; sign in with the admin key)",
         f"  API          {api_url}",
         f"  API docs     {api_url}/docs",
         f"  Redis        {'embedded, ' if redis else ''}{os.environ['NEWSWIRE_REDIS_URL']}",

@@ -39,8 +39,8 @@ from pathlib import Path
 import httpx
 from celery import Celery
 
-from services.publish.channels.webhook import event_body, signed_headers
 from shared.queue import SEND_RETRY, make_celery, priority_for_urgency
+from shared.webhook_client import event_body, signed_headers
 
 #: (bare queue, the project's stage it stands for)
 STAGES = (("bare-enrichment", "enrichment"), ("bare-publish", "publish"), ("bare-delivery", "delivery"))

@@ -27,7 +27,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
 
 from services.publish import formats
-from services.publish.channels.webhook import SendResult
 from shared import metrics
 from shared.config import Settings
 from shared.db import session_scope
@@ -42,6 +41,7 @@ from shared.models import (
 )
 from shared.queue import DELIVERY_QUEUE_LEASE
 from shared.timeutil import as_utc, isoformat, utcnow
+from shared.webhook_client import SendResult, signing_secrets
 
 log = logging.getLogger(__name__)
 
@@ -287,15 +287,6 @@ def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing 
             )
         _apply(connection, decisions)
     return outgoing
-
-
-def signing_secrets(subscriber: Any, now: datetime) -> tuple[str, ...]:
-    """The secrets a delivery is signed with: the current one and, while a rotation overlaps,
-    the previous one too (Standard Webhooks sends one signature per secret)."""
-    expires = subscriber.previous_secret_expires_at
-    if subscriber.previous_secret and expires and as_utc(expires) > now:
-        return (subscriber.secret, subscriber.previous_secret)
-    return (subscriber.secret,)
 
 
 def keep_queued(delivery_ids: list[str]) -> None:

@@ -31,8 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from services.publish import channels, delivery
-from services.publish.channels import webhook
 from shared import logs
+from shared import webhook_client as webhook
 from shared.config import Settings, get_settings
 from shared.timeutil import utcnow
 

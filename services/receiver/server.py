@@ -71,6 +71,9 @@ class Handler(BaseHTTPRequestHandler):
         if "data" not in event:
             log.info("received %s as %s (signature verified)", event["type"], event["content_type"])
             return
+        if event.get("type") == "webhook.test":  # the portal's test event: nothing to publish
+            log.info("received a test event (signature verified)", extra={"webhook_id": message_id})
+            return
         item = event["data"]
         places = ",".join(sorted({p["literal"] for p in item.get("places", []) if p.get("literal")}))
         headline = item["headlines"][0]["value"] if item.get("headlines") else ""

@@ -8,11 +8,11 @@ from sqlalchemy import func, update
 from sqlmodel import select
 
 from services.publish import delivery
-from services.publish.channels.webhook import SendResult
 from shared import db
 from shared.config import get_settings
 from shared.models import Delivery, DeliveryAttempt, Subscriber
 from shared.timeutil import utcnow
+from shared.webhook_client import SendResult
 from tests.api.pipeline import deliveries, enrich, render
 
 STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}

@@ -13,11 +13,11 @@ from sqlalchemy import update
 
 from services.enrichment import service as enrichment
 from services.publish import delivery
-from services.publish.channels.webhook import SendResult
 from shared import db, metrics, queue
 from shared.config import get_settings
 from shared.models import Delivery, OutboxEvent
 from shared.timeutil import utcnow
+from shared.webhook_client import SendResult
 from tests.api.pipeline import deliveries, enrich, mark_delivered, render, version_row
 
 STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "DUSHANBE, Tajikistan - Kerry arrived in Tajikistan."}

@@ -6,11 +6,11 @@ from datetime import timedelta
 from sqlalchemy import update
 
 from services.publish import delivery
-from services.publish.channels.webhook import SendResult
 from shared import db
 from shared.config import get_settings
 from shared.models import Delivery, Subscriber
 from shared.timeutil import isoformat, utcnow
+from shared.webhook_client import SendResult
 from tests.api.pipeline import KAZAKHSTAN_DIPLOMACY, deliveries, enrich, mark_delivered, render
 
 STORY = {"headline": "Kerry lands in Astana", "body_text": "Kerry arrived in Kazakhstan."}

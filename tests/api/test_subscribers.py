@@ -7,11 +7,11 @@ import pytest
 from sqlalchemy import update
 
 from services.publish import delivery
-from services.publish.channels.webhook import SendResult
 from shared import db
 from shared.config import get_settings
 from shared.models import Subscriber
 from shared.timeutil import utcnow
+from shared.webhook_client import SendResult
 from tests.api.conftest import client
 from tests.api.pipeline import deliveries, enrich, render
 

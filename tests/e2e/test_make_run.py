@@ -37,6 +37,9 @@ def test_run_carries_seed_and_posted_stories_then_stops_cleanly(tmp_path):
         editor_key = re.search(r"Editor key\s+(\S+)", output).group(1)
         assert re.search(r"Admin key\s+nw_\S+", output)
         assert f"http://127.0.0.1:{api_port}/docs" in output
+        desk_url = re.search(r"Wire desk\s+(\S+)", output).group(1)
+        assert desk_url == f"http://127.0.0.1:{api_port}/desk"
+        _sign_in_to_the_desk(desk_url, editor_key)
 
         wait_for(
             lambda: any(
@@ -105,3 +108,12 @@ def test_run_twice_keeps_keys_and_does_not_reseed(tmp_path):
     stories = [re.search(r"Seed stories\s+(.+)", out).group(1) for out in outputs]
     assert keys[0] == keys[1]
     assert stories[0] == stories[1]
+
+
+def _sign_in_to_the_desk(desk_url: str, editor_key: str) -> None:
+    """The printed desk URL and editor key are all a newcomer needs to reach the desk."""
+    with httpx.Client(follow_redirects=True, timeout=10) as browser:
+        form = browser.get(desk_url)  # not signed in yet: the sign-in form
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        desk = browser.post(str(form.url.copy_with(query=None)), data={"key": editor_key, "csrf_token": token})
+        assert desk.status_code == 200 and "Wire desk" in desk.text and "File a story" in desk.text

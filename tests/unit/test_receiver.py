@@ -8,9 +8,9 @@ import httpx
 import pytest
 
 from services.ingest.subscribers.service import new_webhook_secret
-from services.publish.channels.webhook import event_body, signed_headers
 from services.receiver.server import Receiver
 from shared.embedded_redis import free_port
+from shared.webhook_client import event_body, signed_headers
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.ingest.subscribers.service import new_webhook_secret
-from services.publish.channels.webhook import event_body, parse_retry_after, signed_headers
 from services.publish.delivery import backoff
+from shared.webhook_client import event_body, parse_retry_after, signed_headers
 
 
 def test_secret_has_standard_webhooks_form():

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from services.publish.channels import webhook
+from shared import webhook_client as webhook
 
 LOOPBACK = ["127.0.0.0/8", "::1/128"]
 

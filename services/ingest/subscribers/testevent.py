@@ -10,8 +10,7 @@ from datetime import UTC, datetime
 from pydantic import BaseModel, Field
 
 from services.ingest.exceptions import Conflict
-from services.publish.channels import webhook
-from services.publish.delivery import signing_secrets
+from shared import webhook_client as webhook
 from shared.config import Settings
 from shared.models import Subscriber, new_id
 
@@ -34,7 +33,9 @@ async def send_test_event(subscriber: Subscriber, settings: Settings) -> TestEve
     message_id = "msg_test_" + new_id()
     data = {"subscriber_id": subscriber.id, "message": "A test event from Newswire: nothing to publish."}
     body = webhook.event_body(EVENT_TYPE, now.isoformat(), data)
-    headers = webhook.signed_headers(signing_secrets(subscriber, now), message_id, body, now, event_type=EVENT_TYPE)
+    headers = webhook.signed_headers(
+        webhook.signing_secrets(subscriber, now), message_id, body, now, event_type=EVENT_TYPE
+    )
     deadline = settings.delivery_deadline_seconds
     async with webhook.make_session(settings.webhook_allowed_networks, deadline, max_connections=1) as session:
         result = await webhook.send(session, subscriber.url, body, headers, deadline)

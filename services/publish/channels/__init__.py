@@ -18,9 +18,9 @@ from cryptography.fernet import InvalidToken
 
 from services.publish.channels import folder, ftp, mail, sftp
 from services.publish.channels.files import failed, file_name
-from services.publish.channels.webhook import SendResult
 from shared import credentials
 from shared.config import Settings
+from shared.webhook_client import SendResult
 
 
 async def deliver_file(outgoing, settings: Settings) -> SendResult:

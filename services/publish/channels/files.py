@@ -12,8 +12,8 @@ import ssl
 import time
 from functools import lru_cache
 
-from services.publish.channels.webhook import SendResult
 from shared.config import Settings
+from shared.webhook_client import SendResult
 
 EXTENSIONS = {"ninjs": "json", "newsml-g2": "xml", "nitf": "xml"}
 

@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 from services.publish.channels.files import failed, stored, temporary_name
-from services.publish.channels.webhook import SendResult
 from shared.config import Settings
+from shared.webhook_client import SendResult
 
 
 def root(settings: Settings) -> Path:

@@ -19,9 +19,9 @@ import io
 import time
 
 from services.publish.channels.files import failed, stored, temporary_name, tls_context
-from services.publish.channels.webhook import SendResult
 from shared.config import Settings
 from shared.netguard import TargetRefused, checked_addresses
+from shared.webhook_client import SendResult
 
 
 def _session(config: dict, address: str, settings: Settings) -> ftplib.FTP:

@@ -18,9 +18,9 @@ from email.message import EmailMessage
 from email.utils import formatdate
 
 from services.publish.channels.files import failed, stored, tls_context
-from services.publish.channels.webhook import SendResult
 from shared.config import Settings
 from shared.netguard import TargetRefused, checked_addresses
+from shared.webhook_client import SendResult
 
 
 def message(config: dict, outgoing, name: str) -> EmailMessage:

@@ -18,9 +18,9 @@ import time
 import asyncssh
 
 from services.publish.channels.files import failed, stored, temporary_name
-from services.publish.channels.webhook import SendResult
 from shared.config import Settings
 from shared.netguard import TargetRefused, checked_addresses
+from shared.webhook_client import SendResult
 
 
 def _options(config: dict, secrets: dict) -> dict:

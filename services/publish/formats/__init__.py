@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.publish.channels.webhook import event_body
 from services.publish.formats import newsml, nitf
 from shared.models import VersionKind
+from shared.webhook_client import event_body
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""Standard Webhooks delivery over aiohttp: sign at send time, POST without following
-redirects, hold every attempt to one total deadline, classify the answer.
+"""Standard Webhooks delivery over aiohttp, for the delivery engine and the API's test event:
+sign at send time, POST without following redirects, hold every attempt to one total deadline,
+classify the answer.
 
 * **One deadline per attempt.** Connect, send and the start of the answer together get
   ``deadline`` seconds (aiohttp's ``total`` timeout, and an ``asyncio.timeout`` around the
@@ -28,12 +29,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from standardwebhooks.webhooks import Webhook
 
 from shared.netguard import TargetRefused, check_addresses
+from shared.timeutil import as_utc
 
 #: Bytes of a receiver's answer that are read and kept.
 RESPONSE_EXCERPT = 500
@@ -203,3 +206,12 @@ async def send(session: aiohttp.ClientSession, url: str, body: bytes, headers: d
 
 def _ms(started: float) -> float:
     return (time.perf_counter() - started) * 1000
+
+
+def signing_secrets(subscriber: Any, now: datetime) -> tuple[str, ...]:
+    """The secrets a delivery is signed with: the current one and, while a rotation overlaps,
+    the previous one too (Standard Webhooks sends one signature per secret)."""
+    expires = subscriber.previous_secret_expires_at
+    if subscriber.previous_secret and expires and as_utc(expires) > now:
+        return (subscriber.secret, subscriber.previous_secret)
+    return (subscriber.secret,)
