@@ -191,3 +191,93 @@ def test_rotating_shows_the_new_secret_once(api):
 def test_every_page_path_gets_the_page_headers():
     assert all(security.is_page(p) for p in ("/desk", "/desk/live", "/portal/subscribers/x", "/signin", "/"))
     assert not any(security.is_page(p) for p in ("/v1/stories", "/healthz", "/metrics", "/docs"))
+
+
+def _story_page(browser: TestClient, csrf: str) -> str:
+    return browser.post("/desk/stories", data={**STORY, "csrf_token": csrf}, follow_redirects=False).headers["location"]
+
+
+def test_a_kill_needs_its_confirmation_and_its_reason(api):
+    browser, csrf = signed_in(api.editor_key)
+    page = _story_page(browser, csrf)
+    story_id = page.rsplit("/", 1)[1]
+    unconfirmed = browser.post(f"{page}/kill", data={"csrf_token": csrf, "reason": "Legal"})
+    assert "tick the box" in unconfirmed.text
+    no_reason = browser.post(f"{page}/kill", data={"csrf_token": csrf, "reason": " ", "confirm": story_id})
+    assert "needs its reason" in no_reason.text
+    assert api.editor.get(f"/v1/stories/{story_id}").json()["killed_at"] is None
+    killed = browser.post(f"{page}/kill", data={"csrf_token": csrf, "reason": "Legal", "confirm": story_id})
+    assert "Killed" in killed.text
+    story = api.editor.get(f"/v1/stories/{story_id}").json()
+    assert story["killed_at"] is not None and story["note"] == "Legal"
+
+
+def test_a_correction_needs_its_note_and_keeps_the_editors_text(api):
+    browser, csrf = signed_in(api.editor_key)
+    page = _story_page(browser, csrf)
+    form = {**STORY, "headline": "Rates held at 4.5%", "csrf_token": csrf}
+    refused = browser.post(f"{page}/correct", data={**form, "note": ""})
+    assert refused.status_code == 422 and "note" in refused.text and 'value="Rates held at 4.5%"' in refused.text
+    done = browser.post(f"{page}/correct", data={**form, "note": "The rate was missing."})
+    assert "Filed version 2 (correction)" in done.text
+    versions = api.editor.get(f"/v1/stories/{page.rsplit('/', 1)[1]}/versions").json()
+    assert [(v["kind"], v["note"]) for v in versions] == [("original", None), ("correction", "The rate was missing.")]
+
+
+def test_tags_are_added_and_removed_one_at_a_time_keeping_the_others(api):
+    browser, csrf = signed_in(api.editor_key)
+    page = _story_page(browser, csrf)
+    story_id = page.rsplit("/", 1)[1]
+    for tag in ({"type": "place", "name": "Oslo", "code": "NO"}, {"type": "subject", "uri": "medtop:04000000"}):
+        assert "Tags changed" in browser.post(f"{page}/tags", data={**tag, "change": "add", "csrf_token": csrf}).text
+    bad = browser.post(
+        f"{page}/tags", data={"type": "subject", "uri": "medtop:nope", "change": "add", "csrf_token": csrf}
+    )
+    assert "not a current IPTC Media Topic" in bad.text
+    browser.post(f"{page}/tags", data={"type": "place", "name": "Oslo", "change": "remove", "csrf_token": csrf})
+    browser.post(f"{page}/tags", data={"type": "keyword", "name": "rates", "change": "remove", "csrf_token": csrf})
+    changes = api.editor.get(f"/v1/stories/{story_id}").json()["editor_tags"]
+    assert [t.get("qcode") for t in changes["add"]] == ["medtop:04000000"]  # Oslo's addition undone
+    assert [(t["type"], t["name"]) for t in changes["remove"]] == [("keyword", "rates")]
+
+
+def test_the_test_event_is_signed_and_reports_the_sites_answer(api):
+    from standardwebhooks.webhooks import Webhook
+
+    from tests.support import LocalEndpoint
+
+    got = []
+    endpoint = LocalEndpoint(lambda body, headers: got.append((body, headers)) or (202, {}))
+    try:
+        site = api.admin.post("/v1/subscribers", json={"name": "site", "url": endpoint.url}).json()
+        answer = api.admin.post(f"/v1/subscribers/{site['id']}/test-event").json()
+    finally:
+        endpoint.close()
+    assert answer["delivered"] is True and answer["status_code"] == 202
+    body, headers = got[0]
+    event = Webhook(site["secret"]).verify(body, headers)
+    assert event["type"] == "webhook.test" and headers["webhook-id"] == answer["message_id"]
+    assert headers["newswire-event-type"] == "webhook.test"
+    gone = api.admin.post(f"/v1/subscribers/{site['id']}/test-event").json()
+    assert gone["delivered"] is False and gone["status_code"] is None and gone["error"]
+
+
+def test_the_live_stream_sends_the_rows_as_server_sent_events(api, monkeypatch):
+    from services.ingest.web import live
+
+    monkeypatch.setattr(live, "STREAM_SECONDS", 0.5)  # one look, then the stream ends (the browser reconnects)
+    browser, csrf = signed_in(api.editor_key)
+    browser.post("/desk/stories", data={**STORY, "headline": "Rates <held>", "csrf_token": csrf})
+    answer = browser.get("/desk/live?urgency_max=3")
+    assert answer.headers["content-type"].startswith("text/event-stream")
+    assert "event: stories\ndata: " in answer.text and "Rates &lt;held&gt;" in answer.text
+    assert "Rates &lt;held&gt;" not in browser.get("/desk/live?urgency_max=2").text
+
+
+def test_a_replay_with_a_bad_time_replays_nothing_and_says_why(api):
+    site = api.admin.post("/v1/subscribers", json={"name": "site", "url": "http://127.0.0.1:9/h"}).json()["id"]
+    browser, csrf = signed_in(api.admin_key)
+    answer = browser.post(f"/portal/subscribers/{site}/replay", data={"since": "yesterday", "csrf_token": csrf})
+    assert "Nothing replayed" in answer.text and "is not a date and time" in answer.text
+    answer = browser.post(f"/portal/subscribers/{site}/replay", data={"since": "2026-01-01T00:00", "csrf_token": csrf})
+    assert "Replay queued: 0 sent again, 0 sent for the first time" in answer.text

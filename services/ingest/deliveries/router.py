@@ -101,6 +101,12 @@ def replay(
     with their webhook-ids, and versions it never had (it was disabled then) go for the first
     time. Sites dedupe on webhook-id, so a replay that overlaps what arrived is harmless."""
     own_subscriber(key, subscriber_id)
+    done = replay_and_queue(subscriber_id, body, background)
+    return schemas.ReplayAccepted(resent=len(done.resent), created=len(done.created))
+
+
+def replay_and_queue(subscriber_id: str, body: schemas.ReplayRequest, background: BackgroundTasks):
+    """The replay in one transaction, its deliveries queued after the response (the portal's too)."""
     with db.session_scope() as session:
         done = service.replay(
             session=session,
@@ -111,4 +117,4 @@ def replay(
             story_id=body.story_id,
         )
     queue_after_response(background, done.resent + done.created)
-    return schemas.ReplayAccepted(resent=len(done.resent), created=len(done.created))
+    return done

@@ -15,6 +15,7 @@ from services.ingest.auth import own_subscriber
 from services.ingest.deliveries import schemas as delivery_schemas
 from services.ingest.deliveries import service as deliveries
 from services.ingest.deliveries.router import queue_after_response as queue_deliveries
+from services.ingest.deliveries.router import replay_and_queue
 from services.ingest.exceptions import Forbidden, Refused
 from services.ingest.paths import DeliveryId, SubscriberId
 from services.ingest.subscribers import service as subscribers
@@ -85,11 +86,10 @@ async def replay(request: Request, subscriber_id: SubscriberId, me: PortalUser, 
     values = forms.text_values(await request.form())
     try:
         body = forms.parsed(delivery_schemas.ReplayRequest, values, portalpage.replay_body(values))
-        done = await run_in_threadpool(portalpage.replay, subscriber_id, body)
+        done = await run_in_threadpool(replay_and_queue, subscriber_id, body, background)
     except (forms.FormRefused, Refused, ValueError) as exc:
         errors = exc.errors if isinstance(exc, forms.FormRefused) else forms.messages(exc)
         return pages.redirect(_back(subscriber_id), "Nothing replayed: " + "; ".join(errors), "error")
-    queue_deliveries(background, done.resent + done.created)
     said = f"Replay queued: {len(done.resent)} sent again, {len(done.created)} sent for the first time."
     return pages.redirect(_back(subscriber_id), said)
 

@@ -17,8 +17,6 @@ from services.ingest.subscribers import service as subscribers
 from services.ingest.subscribers.router import public
 from services.ingest.subscribers.schemas import SubscriberPublic
 from services.ingest.web import forms
-from shared import db
-from shared.config import get_settings
 from shared.models import Delivery, DeliveryState
 
 PAGE = 50
@@ -90,15 +88,3 @@ def replay_body(values: dict[str, str]) -> dict[str, Any]:
     if values.get("story_id"):
         body["story_id"] = values["story_id"]
     return body
-
-
-def replay(subscriber_id: str, body: delivery_schemas.ReplayRequest):
-    with db.session_scope() as session:
-        return deliveries.replay(
-            session=session,
-            settings=get_settings(),
-            subscriber_id=subscriber_id,
-            since=body.since,
-            until=body.until,
-            story_id=body.story_id,
-        )
