@@ -189,6 +189,9 @@ def cmd_api(args) -> int:
         log_level=settings.log_level.lower(),
         log_config=None,  # uvicorn's loggers go through ours (see _logging)
         access_log=False,  # the API logs each request itself, with its request id
+        # Open desk streams (SSE) and feed long-polls are reads: on shutdown they are cut after
+        # this many seconds instead of holding the process for minutes.
+        timeout_graceful_shutdown=8,
     )
     return 0
 
