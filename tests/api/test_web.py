@@ -277,7 +277,26 @@ def test_the_live_stream_sends_the_rows_as_server_sent_events(api, monkeypatch):
 def test_a_replay_with_a_bad_time_replays_nothing_and_says_why(api):
     site = api.admin.post("/v1/subscribers", json={"name": "site", "url": "http://127.0.0.1:9/h"}).json()["id"]
     browser, csrf = signed_in(api.admin_key)
+    assert browser.get(f"/portal/subscribers/{site}", params={"state": "", "story_id": ""}).status_code == 200
+    assert browser.get(f"/portal/subscribers/{site}", params={"state": "failed"}).status_code == 200
     answer = browser.post(f"/portal/subscribers/{site}/replay", data={"since": "yesterday", "csrf_token": csrf})
     assert "Nothing replayed" in answer.text and "is not a date and time" in answer.text
     answer = browser.post(f"/portal/subscribers/{site}/replay", data={"since": "2026-01-01T00:00", "csrf_token": csrf})
     assert "Replay queued: 0 sent again, 0 sent for the first time" in answer.text
+
+
+def test_the_desk_filters_as_the_filter_form_sends_them(api):
+    browser, csrf = signed_in(api.editor_key)
+    for headline, urgency in (("Flash: quake", 1), ("Routine: weather", 6)):
+        browser.post("/desk/stories", data={**STORY, "headline": headline, "urgency": urgency, "csrf_token": csrf})
+    empty = {"status": "", "urgency_max": "", "place": "", "subject": "", "q": "", "since": "", "until": ""}
+    every = browser.get("/desk", params=empty)
+    assert every.status_code == 200 and "Flash: quake" in every.text and "Routine: weather" in every.text
+    flash = browser.get("/desk", params={**empty, "urgency_max": "2"}).text
+    assert "Flash: quake" in flash and "Routine: weather" not in flash
+    later = browser.get("/desk", params={**empty, "since": "2099-01-01T00:00"}).text
+    assert "No stories match" in later
+    bad = browser.get("/desk", params={**empty, "since": "soon"})
+    assert bad.status_code == 400 and "is not a date and time" in bad.text
+    delivered = browser.get("/portal/subscribers/none", params={"state": "", "story_id": ""})
+    assert delivered.status_code == 403  # an editor: refused before the filters are read

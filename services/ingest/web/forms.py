@@ -22,6 +22,11 @@ class FormRefused(Exception):
         self.values, self.errors = values, errors
 
 
+def without_empty(values: Any) -> Any:
+    """A query's fields without the empty ones (a filter form sends every field, empty or not)."""
+    return {k: v for k, v in values.items() if v not in ("", None)} if isinstance(values, dict) else values
+
+
 def text_values(form: Any) -> dict[str, str]:
     """The form's text fields (file uploads and repeated names ignored), stripped."""
     return {name: value.strip() for name, value in form.items() if isinstance(value, str)}

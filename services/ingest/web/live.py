@@ -14,13 +14,13 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from services.ingest.exceptions import Refused
 from services.ingest.paths import PRINTABLE
 from services.ingest.stories import queries, schemas
-from services.ingest.web import pages, sessions
+from services.ingest.web import forms, pages, sessions
 from shared import db, mediatopics
 
 STATUSES = get_args(schemas.Status)
@@ -34,22 +34,32 @@ class ListFilters(BaseModel):
     """The desk list's filters: those of ``GET /v1/stories`` an editor uses most."""
 
     model_config = ConfigDict(extra="ignore")
+    _drop_empty = model_validator(mode="before")(forms.without_empty)
 
     status: schemas.Status | None = None
     urgency_max: int | None = Field(default=None, ge=1, le=9)
     place: str | None = Field(default=None, pattern=r"^[A-Za-z]{2}$")
     subject: str | None = Field(default=None, max_length=200)
     q: str | None = Field(default=None, max_length=200, pattern=PRINTABLE)
+    #: First filed at or after / before, as the form's ``datetime-local`` fields give them (UTC).
+    since: str | None = Field(default=None, max_length=40)
+    until: str | None = Field(default=None, max_length=40)
 
     def query(self) -> queries.StoryFilters:
         topic = mediatopics.find(self.subject) if self.subject else None
         if self.subject and topic is None:
             raise Refused("invalid_subject", f"{self.subject!r} is not a current IPTC Media Topic")
+        try:
+            since, until = forms.utc_time(self.since), forms.utc_time(self.until)
+        except ValueError as exc:
+            raise Refused("invalid_time", str(exc)) from None
         return queries.StoryFilters(
             status=self.status,
             urgency_max=self.urgency_max,
             place=self.place.upper() if self.place else None,
             subject=topic.qcode if topic else None,
+            since=since,
+            until=until,
             q=self.q,
         )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -24,6 +24,7 @@ PAGE = 50
 
 class DeliveryListFilters(BaseModel):
     model_config = ConfigDict(extra="ignore")
+    _drop_empty = model_validator(mode="before")(forms.without_empty)
 
     state: DeliveryState | None = None
     story_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
