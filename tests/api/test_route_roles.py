@@ -73,6 +73,7 @@ PAGES: dict[tuple[str, str], frozenset[Role] | None] = {
     ("GET", "/desk/new"): EDITOR,
     ("POST", "/desk/stories"): EDITOR,
     ("GET", "/desk/stories/{story_id}"): EDITOR,
+    ("GET", "/desk/stories/{story_id}/live"): EDITOR,
     ("POST", "/desk/stories/{story_id}/update"): EDITOR,
     ("POST", "/desk/stories/{story_id}/correct"): EDITOR,
     ("POST", "/desk/stories/{story_id}/kill"): EDITOR,

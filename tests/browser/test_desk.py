@@ -57,6 +57,10 @@ def test_file_watch_delivered_live_correct_and_kill(stack, site, watched):
 
     row = desk.locator(f"tr[data-story='{story_id}']")
     expect(row.locator(".stage")).to_have_text("delivered", timeout=DELIVERY_WAIT_MS)
+    # the story's own page follows it too, without a reload: published, then delivered to the site
+    expect(editor.locator("#story-status")).to_have_text("published", timeout=DELIVERY_WAIT_MS)
+    expect(editor.locator(".timeline")).to_contain_text("desk-site", timeout=DELIVERY_WAIT_MS)
+    expect(editor.locator(".timeline [data-event='delivered']")).to_have_count(1)
     expect(row.locator(".reach")).to_contain_text("1/1")
     assert watched.navigations == loads, "the list reloaded: it should have updated in place"
     screenshot(desk, "desk")
@@ -101,11 +105,6 @@ def test_a_headline_of_markup_shows_as_text(stack, site, watched):
     assert page.locator("img[src='x']").count() == 0
 
 
-def _status(page) -> str:
-    page.reload()
-    return page.locator("#story-status").inner_text()
-
-
 def test_a_story_filed_with_an_embargo_is_held(stack, watched):
     sign_in(watched, stack, stack.editor_key)
     page = watched.page
@@ -117,4 +116,4 @@ def test_a_story_filed_with_an_embargo_is_held(stack, watched):
     page.get_by_role("button", name="File", exact=True).click()
     page.wait_for_url("**/desk/stories/*")
     expect(page.locator(".meta")).to_contain_text("embargoed until 2031-02-03 04:05")
-    wait_for(lambda: _status(page) == "embargoed", timeout=60, interval=0.5, what="the story to be held")
+    expect(page.locator("#story-status")).to_have_text("embargoed", timeout=DELIVERY_WAIT_MS)  # live, no reload

@@ -4,6 +4,7 @@ forms that file, update, correct, kill and retag. Every action is the API's own 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Query, Request
@@ -37,7 +38,8 @@ def story_list(request: Request, me: DeskUser, filters: Annotated[live.ListFilte
 @router.get("/live")
 async def story_list_live(request: Request, _me: DeskUser, filters: Annotated[live.ListFilters, Query()]):
     """Server-Sent Events: the list's rows again whenever they change (no polling in the browser)."""
-    return live.stream(request, filters)
+    filters.query()  # a bad filter is refused now, not in the stream
+    return live.stream(request, partial(live.rows_html, filters), "stories")
 
 
 @router.get("/new")
@@ -92,6 +94,13 @@ async def _act(request: Request, me, story_id: str, background: BackgroundTasks,
         else "Same content as the newest version: nothing filed."
     )
     return pages.redirect(f"/desk/stories/{story_id}", said)
+
+
+@router.get("/stories/{story_id}/live")
+async def story_live(request: Request, story_id: StoryId, me: DeskUser):
+    """Server-Sent Events: the story's status, timeline and versions whenever they change."""
+    await run_in_threadpool(storypage.live_html, story_id, me.csrf_token)  # 404 now, not in the stream
+    return live.stream(request, partial(storypage.live_html, story_id, me.csrf_token), "story")
 
 
 @router.post("/stories/{story_id}/update")

@@ -1,13 +1,15 @@
-"""The desk's story list, live: the same query as ``GET /v1/stories`` plus how many subscribers
-have each story's newest version, rendered on the server and pushed to the browser as
-Server-Sent Events whenever the rows change (the browser runs no polling loop; htmx's SSE
-extension swaps the rows in). A stream re-checks its session every tick, so signing out or
-revoking the key ends it, and ends itself after a few minutes (the browser reconnects)."""
+"""The desk, live: the story list (the same query as ``GET /v1/stories`` plus how many
+subscribers have each story's newest version) and a story page's status, timeline and versions,
+rendered on the server and pushed as Server-Sent Events whenever they change (the browser runs no
+polling loop; htmx's SSE extension swaps them in). A stream re-checks its session every tick, so
+signing out or revoking the key ends it, and ends itself after a few minutes (the browser
+reconnects)."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import get_args
 from urllib.parse import urlencode
@@ -100,9 +102,14 @@ def _still_signed_in(token: str | None) -> bool:
         return sessions.signed_in(session=session, token=token) is not None
 
 
-def stream(request: Request, filters: ListFilters) -> StreamingResponse:
+def rows_html(filters: ListFilters) -> str:
+    return pages.templates.get_template("desk/_rows.html").render(rows=rows(filters))
+
+
+def stream(request: Request, render: Callable[[], str], event: str) -> StreamingResponse:
+    """Server-Sent Events: ``render()`` (a blocking read and render, run in a thread) each tick,
+    sent as ``event`` whenever it changed; the session is checked every tick."""
     token = request.cookies.get(sessions.COOKIE)
-    template = pages.templates.get_template("desk/_rows.html")
 
     async def events():
         sent = None
@@ -112,9 +119,9 @@ def stream(request: Request, filters: ListFilters) -> StreamingResponse:
             if not await run_in_threadpool(_still_signed_in, token):
                 yield _event("signedout", "")
                 return
-            html = template.render(rows=await run_in_threadpool(rows, filters))
+            html = await run_in_threadpool(render)
             if html != sent:
-                yield _event("stories", html)
+                yield _event(event, html)
                 sent = html
             await asyncio.sleep(TICK_SECONDS)
 

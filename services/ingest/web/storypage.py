@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from services.ingest.stories import queries, schemas, service
+from services.ingest.web import pages
 from services.ingest.web.diff import Piece, plain_text, word_diff
 from shared import db
 from shared.models import StoryVersion
@@ -52,15 +53,17 @@ class StoryPage:
         return {**fields, self.body_field: self.body, "urgency": str(story.urgency), "embargoed_until": embargo}
 
 
-def build(*, session: Session, story_id: str, old: int | None = None, new: int | None = None) -> StoryPage:
+def build(
+    *, session: Session, story_id: str, old: int | None = None, new: int | None = None, with_sides: bool = True
+) -> StoryPage:
     story = queries.story_view(session=session, story_id=story_id)
     summaries = queries.list_versions(session=session, story_id=story_id)
     reach = queries.reach(session=session, versions=[(story_id, v.version) for v in summaries])
-    rows = queries.story_versions(session=session, story_id=story_id)
+    rows = queries.story_versions(session=session, story_id=story_id) if with_sides else []
     return StoryPage(
         story=story,
         versions=[(v, reach[(story_id, v.version)]) for v in reversed(summaries)],
-        sides=_sides(rows, old, new),
+        sides=_sides(rows, old, new) if rows else None,
         tags=_tag_rows(story),
         removed=[_editor_row(t) for t in (story.editor_tags.remove if story.editor_tags else [])],
         body_field="body_html" if story.body_html and not story.body_text else "body_text",
@@ -131,3 +134,10 @@ def change_tag(story_id: str, edit: schemas.TagEdit, remove: bool, filed_by: str
 
 def _as_edit(tag) -> schemas.TagEdit:
     return schemas.TagEdit(type=tag.type, name=tag.name, code=tag.code, uri=tag.uri)
+
+
+def live_html(story_id: str, csrf: str) -> str:
+    """The part of the story page that moves by itself: status, timeline, versions."""
+    with db.read_scope() as session:
+        page = build(session=session, story_id=story_id, with_sides=False)
+    return pages.templates.get_template("desk/_story_live.html").render(page=page, story=page.story, csrf=csrf)
