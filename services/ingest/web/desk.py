@@ -69,9 +69,12 @@ def story_page(
     old: Annotated[int | None, Query(ge=1)] = None,
     new: Annotated[int | None, Query(ge=1)] = None,
 ):
+    return pages.render(request, "desk/story.html", me, page=_page(story_id, old, new), errors=[], values=None)
+
+
+def _page(story_id: str, old: int | None = None, new: int | None = None) -> storypage.StoryPage:
     with db.read_scope() as session:
-        page = storypage.build(session=session, story_id=story_id, old=old, new=new)
-    return pages.render(request, "desk/story.html", me, page=page, errors=[], values=None)
+        return storypage.build(session=session, story_id=story_id, old=old, new=new)
 
 
 async def _act(request: Request, me, story_id: str, background: BackgroundTasks, action, model, what: str):
@@ -85,8 +88,7 @@ async def _act(request: Request, me, story_id: str, background: BackgroundTasks,
         )
     except (forms.FormRefused, Refused) as exc:
         errors = exc.errors if isinstance(exc, forms.FormRefused) else forms.messages(exc)
-        with db.read_scope() as session:
-            page = storypage.build(session=session, story_id=story_id)
+        page = await run_in_threadpool(_page, story_id)
         return pages.render(request, "desk/story.html", me, 422, page=page, errors=errors, values=values)
     said = (
         f"Filed version {accepted.version} ({what})."
