@@ -89,7 +89,7 @@ def main() -> None:
         template = pages.templates.get_template("desk/_rows.html")
 
         def tick() -> str:
-            return template.render(rows=live.rows(filters))
+            return template.render(rows=live.listing(filters)[0])
 
         def story_page() -> object:
             with db.read_scope() as session:

@@ -300,3 +300,21 @@ def test_the_desk_filters_as_the_filter_form_sends_them(api):
     assert bad.status_code == 400 and "is not a date and time" in bad.text
     delivered = browser.get("/portal/subscribers/none", params={"state": "", "story_id": ""})
     assert delivered.status_code == 403  # an editor: refused before the filters are read
+
+
+def test_older_stories_are_a_page_away_and_only_the_newest_page_is_live(api, monkeypatch):
+    from services.ingest.web import live
+
+    monkeypatch.setattr(live, "LIST_LENGTH", 2)
+    browser, csrf = signed_in(api.editor_key)
+    for n in range(5):
+        browser.post("/desk/stories", data={**STORY, "headline": f"Story number {n}", "csrf_token": csrf})
+    seen, page, live_pages = [], "/desk?urgency_max=3", []
+    while page:
+        html = browser.get(page).text
+        seen += re.findall(r"Story number (\d)", html)
+        live_pages.append("sse-connect" in html)
+        older = re.search(r'<a href="([^"]+)">Older stories', html)
+        page = older.group(1).replace("&amp;", "&") if older else None
+        assert not page or "urgency_max=3" in page  # the filters carry over
+    assert seen == ["4", "3", "2", "1", "0"] and live_pages == [True, False, False]

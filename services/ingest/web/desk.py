@@ -23,14 +23,16 @@ router = APIRouter(prefix="/desk", include_in_schema=False)
 
 @router.get("")
 def story_list(request: Request, me: DeskUser, filters: Annotated[live.ListFilters, Query()]):
-    rows = live.rows(filters)
+    rows, older = live.listing(filters)
     return pages.render(
         request,
         "desk/list.html",
         me,
         rows=rows,
         filters=filters,
-        live_url=live.stream_url(filters),
+        live_url=None if filters.cursor else live.stream_url(filters),
+        older_url=live.page_url(filters, older) if older else None,
+        newest_url=live.page_url(filters, None) if filters.cursor else None,
         statuses=live.STATUSES,
     )
 

@@ -46,6 +46,8 @@ class ListFilters(BaseModel):
     #: First filed at or after / before, as the form's ``datetime-local`` fields give them (UTC).
     since: str | None = Field(default=None, max_length=40)
     until: str | None = Field(default=None, max_length=40)
+    #: An older page (``next_cursor`` of the one before); only the newest page is live.
+    cursor: str | None = Field(default=None, max_length=500)
 
     def query(self) -> queries.StoryFilters:
         topic = mediatopics.find(self.subject) if self.subject else None
@@ -80,16 +82,28 @@ class Row:
         return "delivered" if reach.delivered + reach.withdrawn == reach.total else "delivering"
 
 
-def rows(filters: ListFilters) -> list[Row]:
+def listing(filters: ListFilters) -> tuple[list[Row], str | None]:
+    """A page of the list (the page ``filters.cursor`` names, else the newest) and the next page's cursor."""
+    query = filters.query()
     with db.read_scope() as session:
-        stories, _ = queries.list_stories(session=session, filters=filters.query(), limit=LIST_LENGTH)
+        stories, older = queries.list_stories(session=session, filters=query, limit=LIST_LENGTH, cursor=filters.cursor)
         reach = queries.reach(session=session, versions=[(s.id, s.version) for s in stories])
-    return [Row(s, reach[(s.id, s.version)]) for s in stories]
+    return [Row(s, reach[(s.id, s.version)]) for s in stories], older
+
+
+def _chosen(filters: ListFilters, **changes: str | None) -> str:
+    chosen = {**filters.model_dump(), **changes}
+    return urlencode({name: value for name, value in chosen.items() if value is not None})
 
 
 def stream_url(filters: ListFilters) -> str:
-    chosen = {name: value for name, value in filters.model_dump().items() if value is not None}
-    return "/desk/live" + (f"?{urlencode(chosen)}" if chosen else "")
+    """The newest page's stream (an older page stays as it was loaded)."""
+    query = _chosen(filters, cursor=None)
+    return "/desk/live" + (f"?{query}" if query else "")
+
+
+def page_url(filters: ListFilters, cursor: str | None) -> str:
+    return f"/desk?{_chosen(filters, cursor=cursor)}"
 
 
 def _event(name: str, html: str) -> str:
@@ -103,7 +117,8 @@ def _still_signed_in(token: str | None) -> bool:
 
 
 def rows_html(filters: ListFilters) -> str:
-    return pages.templates.get_template("desk/_rows.html").render(rows=rows(filters))
+    newest = filters.model_copy(update={"cursor": None})
+    return pages.templates.get_template("desk/_rows.html").render(rows=listing(newest)[0])
 
 
 def stream(request: Request, render: Callable[[], str], event: str) -> StreamingResponse:
