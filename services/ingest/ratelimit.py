@@ -2,6 +2,11 @@
 is refused (401). A request over a limit gets 429 with ``Retry-After`` (whole seconds) before
 the app reads its body, so it stores nothing.
 
+A signed-in browser of the desk or the portal counts as its session (the session cookie stands
+for the key), so a newsroom behind one address is not one client; a cookie that opens no session
+(the answer sends the browser to sign in, or is 401) counts against the address, as a refused key
+does. The vendored page assets under ``/static/`` are not counted.
+
 The counts live in this process's memory (a moving window, the ``limits`` library): each API
 process counts on its own, so N processes behind one address allow up to N times the limit.
 Health, readiness and metrics are never limited.
@@ -24,6 +29,9 @@ from services.ingest.errors import ErrorResponse, error_response
 
 #: Probes and scrapes: never limited (an orchestrator must always reach them).
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
+#: Files served as they are, with no database behind them.
+EXEMPT_PREFIX = "/static/"
+SESSION_COOKIE = b"newswire_session="
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
@@ -40,10 +48,10 @@ class RateLimitMiddleware:
         self.limiter = MovingWindowRateLimiter(MemoryStorage())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in EXEMPT:
+        if scope["type"] != "http" or scope["path"] in EXEMPT or scope["path"].startswith(EXEMPT_PREFIX):
             await self.app(scope, receive, send)
             return
-        token, address = _bearer_token(scope), _client_address(scope)
+        token, address = _bearer_token(scope) or _session_token(scope), _client_address(scope)
         if token is None:
             refused = self._over(self.per_ip, "address", address, hit=True)
         else:
@@ -53,8 +61,8 @@ class RateLimitMiddleware:
         if refused is not None:
             await _too_many(refused)(scope, receive, send)
             return
-        status = await self._call(scope, receive, send)
-        if token is not None and status == 401 and self.per_ip is not None:
+        status, to_sign_in = await self._call(scope, receive, send)
+        if token is not None and (status == 401 or to_sign_in) and self.per_ip is not None:
             self.limiter.hit(self.per_ip, "address", address)
 
     def _over(self, item: RateLimitItem | None, kind: str, identity: str, *, hit: bool) -> int | None:
@@ -67,17 +75,19 @@ class RateLimitMiddleware:
         reset_at = self.limiter.get_window_stats(item, kind, identity).reset_time
         return max(1, math.ceil(reset_at - time.time()))
 
-    async def _call(self, scope: Scope, receive: Receive, send: Send) -> int:
-        status = 500
+    async def _call(self, scope: Scope, receive: Receive, send: Send) -> tuple[int, bool]:
+        """The answer's status, and whether it sends the browser to sign in (no session)."""
+        status, to_sign_in = 500, False
 
         async def send_noting_status(message: Message) -> None:
-            nonlocal status
+            nonlocal status, to_sign_in
             if message["type"] == "http.response.start":
                 status = message["status"]
+                to_sign_in = any(n == b"location" and v.startswith(b"/signin") for n, v in message.get("headers", []))
             await send(message)
 
         await self.app(scope, receive, send_noting_status)
-        return status
+        return status, to_sign_in
 
 
 def _too_many(retry_after: int) -> JSONResponse:
@@ -92,6 +102,16 @@ def _bearer_token(scope: Scope) -> str | None:
             scheme, _, token = value.decode("latin-1").partition(" ")
             token = token.strip()
             return token if scheme.lower() == "bearer" and token else None
+    return None
+
+
+def _session_token(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            for part in value.split(b";"):
+                part = part.strip()
+                if part.startswith(SESSION_COOKIE) and len(part) > len(SESSION_COOKIE):
+                    return "session:" + part[len(SESSION_COOKIE) :].decode("latin-1")
     return None
 
 

@@ -131,3 +131,40 @@ def test_an_empty_limit_switches_it_off(sent, monkeypatch):
     desk = TestClient(app, headers={"Authorization": f"Bearer {make_key('editor', 'desk')}"})
     assert {desk.get("/v1/stories").status_code for _ in range(20)} == {200}
     assert {TestClient(app).get("/v1/stories").status_code for _ in range(20)} == {401}
+
+
+def _browser(limited: Limited, key: str | None) -> TestClient:
+    """A desk browser at the shared address, signed in straight in the database (sign-in itself is
+    a request without a session, counted against the address)."""
+    from datetime import timedelta
+
+    from services.ingest.keys.service import find_key
+    from services.ingest.web import sessions
+    from shared import db
+
+    browser = limited.client()
+    if key is not None:
+        with db.session_scope() as session:
+            token = sessions.open_session(
+                session=session, key=find_key(session=session, key=key), lifetime=timedelta(hours=1)
+            )
+        browser.cookies.set(sessions.COOKIE, token)
+    return browser
+
+
+def test_signed_in_browsers_count_as_their_sessions_not_their_address(limited):
+    desks = [_browser(limited, make_key("editor", f"desk {n}")) for n in range(3)]
+    for desk in desks:  # 9 pages from one address over its limit of 4, each session within its 3
+        for _ in range(PER_KEY):
+            assert desk.get("/desk", follow_redirects=False).status_code == 200
+    assert_too_many(desks[0].get("/desk"))  # a session past its own limit
+    for _ in range(10):
+        assert limited.client().get("/static/newswire.css").status_code == 200  # assets are not counted
+
+
+def test_cookies_that_open_no_session_count_against_the_address(limited):
+    for n in range(PER_ADDRESS):
+        forged = limited.client()
+        forged.cookies.set("newswire_session", f"guess-{n}")
+        assert forged.get("/desk", follow_redirects=False).status_code == 303
+    assert_too_many(_browser(limited, make_key("editor", "desk")).get("/desk"))
