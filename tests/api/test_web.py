@@ -66,7 +66,8 @@ def test_a_wrong_key_or_a_missing_signin_token_signs_nobody_in(api):
 def test_pages_without_a_session_send_the_browser_to_sign_in(api):
     answer = client().get("/desk/new", follow_redirects=False)
     assert answer.status_code == 303 and answer.headers["location"] == "/signin?next=%2Fdesk%2Fnew"
-    assert client().get("/desk/live").status_code == 401
+    stream = client().get("/desk/live")  # a stream says so once, and the page stops listening
+    assert stream.headers["content-type"].startswith("text/event-stream") and "event: signedout" in stream.text
     # an API key in the header is not a session: the pages take cookies only
     assert api.editor.get("/desk", follow_redirects=False).status_code == 303
 
@@ -318,3 +319,57 @@ def test_older_stories_are_a_page_away_and_only_the_newest_page_is_live(api, mon
         page = older.group(1).replace("&amp;", "&") if older else None
         assert not page or "urgency_max=3" in page  # the filters carry over
     assert seen == ["4", "3", "2", "1", "0"] and live_pages == [True, False, False]
+
+
+def _embargo(api, story_id: str) -> str | None:
+    return api.editor.get(f"/v1/stories/{story_id}").json()["embargoed_until"]
+
+
+def test_an_update_keeps_the_embargo_it_did_not_touch_to_the_second(api):
+    browser, csrf = signed_in(api.editor_key)
+    form = {**STORY, "embargoed_until": "2030-01-02T09:30:15", "csrf_token": csrf}
+    page = browser.post("/desk/stories", data=form, follow_redirects=False).headers["location"]
+    story_id = page.rsplit("/", 1)[1]
+    shown = browser.get(page).text
+    assert 'name="embargoed_until" value="2030-01-02T09:30:15"' in shown
+    api.editor.put(f"/v1/stories/{story_id}", json={**STORY, "embargoed_until": "2030-05-05T05:05:05Z"})
+    # this page still shows the first embargo: sent back unchanged, it keeps the one set meanwhile
+    unchanged = {**STORY, "headline": "Rates held again", "embargoed_until": "2030-01-02T09:30:15"}
+    browser.post(f"{page}/update", data={**unchanged, "embargo_was": "2030-01-02T09:30:15", "csrf_token": csrf})
+    assert _embargo(api, story_id).startswith("2030-05-05T05:05:05")
+    moved = {**STORY, "headline": "Rates held, later", "embargoed_until": "2030-06-06T06:06:06"}
+    browser.post(f"{page}/update", data={**moved, "embargo_was": "2030-05-05T05:05:05", "csrf_token": csrf})
+    assert _embargo(api, story_id).startswith("2030-06-06T06:06:06")
+    lifted = {**STORY, "headline": "Rates held, now", "embargoed_until": ""}
+    browser.post(f"{page}/update", data={**lifted, "embargo_was": "2030-06-06T06:06:06", "csrf_token": csrf})
+    assert _embargo(api, story_id) is None
+
+
+def test_a_time_with_an_offset_is_read_as_that_time():
+    from services.ingest.web.forms import utc_time
+
+    assert utc_time("2030-01-01T09:00+05:00").isoformat() == "2030-01-01T04:00:00+00:00"
+    assert utc_time("2030-01-01T09:00").isoformat() == "2030-01-01T09:00:00+00:00"
+
+
+def test_any_text_as_a_csrf_token_is_refused_not_an_error(api):
+    browser, _ = signed_in(api.editor_key)
+    assert browser.post("/desk/stories", data={**STORY, "csrf_token": "é"}).status_code == 403
+    assert browser.post("/desk/stories", data=STORY, headers={"X-CSRF-Token": "ß".encode("latin-1")}).status_code == 403
+    form = client().get("/signin")
+    assert (
+        client().post("/signin", data={"key": api.editor_key, "csrf_token": "é"}, follow_redirects=False).status_code
+        == 303
+    )
+    assert form.status_code == 200
+
+
+def test_signing_in_again_ends_the_browsers_previous_session(api):
+    browser, _ = signed_in(api.editor_key)
+    first = browser.cookies[sessions.COOKIE]
+    form = browser.get("/signin")
+    browser.post("/signin", data={"key": api.admin_key, "csrf_token": _csrf(form.text)}, follow_redirects=False)
+    assert browser.cookies[sessions.COOKIE] != first
+    stale = client()
+    stale.cookies.set(sessions.COOKIE, first)
+    assert stale.get("/desk", follow_redirects=False).status_code == 303

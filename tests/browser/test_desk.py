@@ -117,3 +117,15 @@ def test_a_story_filed_with_an_embargo_is_held(stack, watched):
     page.wait_for_url("**/desk/stories/*")
     expect(page.locator(".meta")).to_contain_text("embargoed until 2031-02-03 04:05")
     expect(page.locator("#story-status")).to_have_text("embargoed", timeout=DELIVERY_WAIT_MS)  # live, no reload
+
+
+def test_signing_out_stops_the_live_pages(stack, watched):
+    sign_in(watched, stack, stack.editor_key)
+    desk = watched.page
+    desk.goto(f"{stack.api_url}/desk")
+    other = desk.context.new_page()
+    other.goto(f"{stack.api_url}/desk/new")
+    other.get_by_role("button", name="Sign out").click()
+    other.wait_for_url("**/signin")
+    expect(desk.locator("[sse-swap='signedout']")).to_contain_text("Signed out", timeout=30_000)
+    expect(desk.get_by_role("link", name="Sign in")).to_be_visible()

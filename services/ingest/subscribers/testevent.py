@@ -15,6 +15,9 @@ from shared.config import Settings
 from shared.models import Subscriber, new_id
 
 EVENT_TYPE = "webhook.test"
+#: Test events one API process sends at once (each may wait for the delivery deadline); past it, 409.
+MAX_IN_FLIGHT = 4
+_in_flight = 0
 
 
 class TestEventResult(BaseModel):
@@ -27,8 +30,20 @@ class TestEventResult(BaseModel):
 
 
 async def send_test_event(subscriber: Subscriber, settings: Settings) -> TestEventResult:
+    """Send it now (on the event loop: the counter needs no lock); at most ``MAX_IN_FLIGHT`` at once."""
+    global _in_flight
     if subscriber.channel and subscriber.channel.get("type", "webhook") != "webhook":
         raise Conflict("not_a_webhook", "test events go to webhook subscribers; other channels get the next story")
+    if _in_flight >= MAX_IN_FLIGHT:
+        raise Conflict("test_events_busy", "other test events are on their way; try again in a few seconds")
+    _in_flight += 1
+    try:
+        return await _send(subscriber, settings)
+    finally:
+        _in_flight -= 1
+
+
+async def _send(subscriber: Subscriber, settings: Settings) -> TestEventResult:
     now = datetime.now(UTC)
     message_id = "msg_test_" + new_id()
     data = {"subscriber_id": subscriber.id, "message": "A test event from Newswire: nothing to publish."}

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 
 from services.ingest.exceptions import Refused
-from services.ingest.web import desk, pages, portal, security, signin
+from services.ingest.web import desk, live, pages, portal, security, signin
 
 
 def install(app: FastAPI) -> None:
@@ -35,7 +35,9 @@ def install(app: FastAPI) -> None:
 
 
 async def _sign_in_first(request: Request, _exc: Exception):
-    if request.headers.get("hx-request") or request.url.path.endswith("/live"):
+    if request.url.path.endswith("/live"):
+        return live.signed_out_stream()
+    if request.headers.get("hx-request"):
         return pages.templates.TemplateResponse(request, "error.html", _error(401, "Signed out."), status_code=401)
     wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return RedirectResponse(f"/signin?next={_quote(wanted)}", status_code=303)

@@ -12,6 +12,8 @@ from services.ingest.exceptions import Refused
 
 M = TypeVar("M", bound=BaseModel)
 STORY_FIELDS = ("headline", "body_text", "body_html", "byline", "located", "slugline", "language")
+#: How the forms show an embargo (``datetime-local`` with seconds, UTC).
+EMBARGO_FORMAT = "%Y-%m-%dT%H:%M:%S"
 
 
 class FormRefused(Exception):
@@ -37,9 +39,10 @@ def utc_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=UTC)
+        when = datetime.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{value!r} is not a date and time (YYYY-MM-DDTHH:MM)") from None
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def story_payload(values: dict[str, str]) -> dict[str, Any]:
@@ -47,8 +50,10 @@ def story_payload(values: dict[str, str]) -> dict[str, Any]:
     payload: dict[str, Any] = {name: values[name] for name in STORY_FIELDS if values.get(name)}
     if values.get("urgency"):
         payload["urgency"] = int(values["urgency"]) if values["urgency"].isdigit() else values["urgency"]
-    if "embargoed_until" in values:
-        payload["embargoed_until"] = utc_time(values["embargoed_until"])
+    if "embargoed_until" in values and values["embargoed_until"] != values.get("embargo_was"):
+        payload["embargoed_until"] = utc_time(values["embargoed_until"])  # empty: lifted
+    # unchanged on an update or correction form: left out, so the story keeps its embargo as it
+    # stands now (the API's rule), even if another editor moved it after this page was loaded
     if values.get("note"):
         payload["note"] = values["note"]
     return payload

@@ -15,7 +15,7 @@ from typing import get_args
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
@@ -106,6 +106,20 @@ def page_url(filters: ListFilters, cursor: str | None) -> str:
     return f"/desk?{_chosen(filters, cursor=cursor)}"
 
 
+#: Sent when the session is gone; the page closes its stream on it (``sse-close``) and shows it.
+SIGNED_OUT = (
+    '<span class="flash flash-error">Signed out: this page no longer updates. <a href="/signin">Sign in</a></span>'
+)
+
+
+def signed_out_stream() -> Response:
+    """What a stream without a session gets: one ``signedout`` event, so the page stops
+    reconnecting (an error status would make it retry for ever)."""
+    return Response(
+        _event("signedout", SIGNED_OUT), media_type="text/event-stream", headers={"cache-control": "no-store"}
+    )
+
+
 def _event(name: str, html: str) -> str:
     data = "\n".join(f"data: {line}" for line in html.splitlines() or [""])
     return f"event: {name}\n{data}\n\n"
@@ -132,7 +146,7 @@ def stream(request: Request, render: Callable[[], str], event: str) -> Streaming
         yield "retry: 2000\n\n"
         while time.monotonic() < ends and not await request.is_disconnected():
             if not await run_in_threadpool(_still_signed_in, token):
-                yield _event("signedout", "")
+                yield _event("signedout", SIGNED_OUT)
                 return
             html = await run_in_threadpool(render)
             if html != sent:

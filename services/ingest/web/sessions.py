@@ -71,5 +71,10 @@ def end_session(*, session: Session, token: str | None) -> None:
         session.exec(delete(WebSession).where(WebSession.token_hash == _digest(token)))
 
 
+def same_token(expected: str, sent: str | None) -> bool:
+    """Constant-time comparison of a token with what a request sent (any text, never an error)."""
+    return bool(sent) and secrets.compare_digest(expected.encode(), sent.encode())
+
+
 def csrf_matches(signed: SignedIn, sent: str | None) -> bool:
-    return bool(sent) and secrets.compare_digest(signed.csrf_token, sent)
+    return same_token(signed.csrf_token, sent)

@@ -36,9 +36,11 @@ def signin_form(request: Request, next: str | None = None, error: str | None = N
     return response
 
 
-def _open(key: ApiKey) -> str:
+def _open(key: ApiKey, previous: str | None) -> str:
+    """A new session; the browser's previous one (if any) ends, so a cookie is never left open."""
     hours = get_settings().web_session_hours
     with db.session_scope() as session:
+        sessions.end_session(session=session, token=previous)
         return sessions.open_session(session=session, key=key, lifetime=timedelta(hours=hours))
 
 
@@ -50,14 +52,14 @@ async def sign_in(
     next: Annotated[str, Form(max_length=500)] = "",
 ):
     expected = request.cookies.get(SIGNIN_CSRF_COOKIE, "")
-    if not expected or not secrets.compare_digest(expected, csrf_token):
+    if not expected or not sessions.same_token(expected, csrf_token):
         return pages.redirect("/signin", "The sign-in form expired; try again.", "error")
     found = await run_in_threadpool(keys.authenticate, key.strip())
     if found is None:
         return pages.render(
             request, "signin.html", None, 401, next=next, error="Unknown or revoked key.", signin_csrf=expected
         )
-    token = await run_in_threadpool(_open, found)
+    token = await run_in_threadpool(_open, found, request.cookies.get(sessions.COOKIE))
     response = pages.redirect(_landing(found, next), f"Signed in as {found.name}.")
     settings = get_settings()
     secure = settings.web_cookie_secure if settings.web_cookie_secure is not None else settings.env == "production"

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from services.ingest.stories import queries, schemas, service
-from services.ingest.web import pages
+from services.ingest.web import forms, pages
 from services.ingest.web.diff import Piece, plain_text, word_diff
 from shared import db
 from shared.models import StoryVersion
@@ -48,9 +48,18 @@ class StoryPage:
     def values(self) -> dict[str, str]:
         """The story as it stands, as the update and correction forms start out."""
         story = self.story
-        embargo = story.embargoed_until.strftime("%Y-%m-%dT%H:%M") if story.embargoed_until else ""
-        fields = {name: getattr(story, name) or "" for name in ("headline", "slugline", "byline", "located")}
-        return {**fields, self.body_field: self.body, "urgency": str(story.urgency), "embargoed_until": embargo}
+        embargo = story.embargoed_until.strftime(forms.EMBARGO_FORMAT) if story.embargoed_until else ""
+        fields = {
+            name: getattr(story, name) or "" for name in ("headline", "slugline", "byline", "located", "language")
+        }
+        return {
+            **fields,
+            "body_text": story.body_text or "",
+            self.body_field: self.body,
+            "urgency": str(story.urgency),
+            "embargoed_until": embargo,
+            "embargo_was": embargo,
+        }
 
 
 def build(
@@ -66,8 +75,9 @@ def build(
         sides=_sides(rows, old, new) if rows else None,
         tags=_tag_rows(story),
         removed=[_editor_row(t) for t in (story.editor_tags.remove if story.editor_tags else [])],
-        body_field="body_html" if story.body_html and not story.body_text else "body_text",
-        body=story.body_text or story.body_html or "",
+        # a story filed with HTML is edited as HTML (the markup is what subscribers get)
+        body_field="body_html" if story.body_html else "body_text",
+        body=story.body_html or story.body_text or "",
     )
 
 
