@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from services.ingest.web import security, sessions
 from shared import db
@@ -373,3 +373,27 @@ def test_signing_in_again_ends_the_browsers_previous_session(api):
     stale = client()
     stale.cookies.set(sessions.COOKIE, first)
     assert stale.get("/desk", follow_redirects=False).status_code == 303
+
+
+def test_the_portal_pages_deliveries_failed_first(api, monkeypatch):
+    from services.ingest.web import portalpage
+    from shared.models import Delivery, DeliveryState
+
+    monkeypatch.setattr(portalpage, "PAGE", 2)
+    site = api.admin.post("/v1/subscribers", json={"name": "site", "url": "http://127.0.0.1:9/h"}).json()["id"]
+    browser, csrf = signed_in(api.admin_key)
+    editor, editor_csrf = signed_in(api.editor_key)
+    for _ in range(5):
+        _story_page(editor, editor_csrf)
+    with db.session_scope() as session:
+        versions = session.exec(text("SELECT id, story_id FROM story_version ORDER BY id")).all()
+        for n, ((version_id, story_id), state) in enumerate(zip(versions, ["delivered"] * 4 + ["failed"], strict=True)):
+            row = {"subscriber_id": site, "version_id": version_id, "story_id": story_id, "version": 1}
+            session.add(Delivery(id=f"d{n}", state=DeliveryState(state), **row))
+    seen, page = [], f"/portal/subscribers/{site}"
+    while page:
+        html = browser.get(page if page.startswith("/") else f"/portal/subscribers/{site}{page}").text
+        seen += re.findall(r"/deliveries/(d\d)/redeliver", html)
+        older = re.search(r'<a href="([^"]+)">Older deliveries', html)
+        page = older.group(1).replace("&amp;", "&") if older else None
+    assert seen[0] == "d4" and sorted(seen) == ["d0", "d1", "d2", "d3", "d4"]

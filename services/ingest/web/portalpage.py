@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +29,8 @@ class DeliveryListFilters(BaseModel):
 
     state: DeliveryState | None = None
     story_id: str | None = Field(default=None, max_length=64, pattern=r"^[A-Za-z0-9_-]*$")
+    #: An older page of the list (the failed ones come first on the newest page only).
+    cursor: str | None = Field(default=None, max_length=500)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class SubscriberPage:
     failed: list[delivery_schemas.DeliveryPublic]
     others: list[delivery_schemas.DeliveryPublic]
     filters: DeliveryListFilters
+    older_url: str | None
     feed_url: str
     atom_url: str
 
@@ -55,29 +59,29 @@ def subscriber_rows(*, session: Session) -> list[SubscriberRow]:
     return [SubscriberRow(public(s), counts.get(s.id, {})) for s in subscribers.list_subscribers(session=session)]
 
 
-def _listed(session: Session, subscriber_id: str, state: str | None, story_id: str | None):
-    filters = deliveries.DeliveryFilters(subscriber_id, state, story_id or None)
-    rows, _ = deliveries.list_deliveries(session=session, filters=filters, limit=PAGE)
-    return [delivery_schemas.DeliveryPublic.of(d, attempts) for d, attempts in rows]
+def _listed(session: Session, subscriber_id: str, state: str | None, filters: DeliveryListFilters, cursor=None):
+    chosen = deliveries.DeliveryFilters(subscriber_id, state, filters.story_id or None)
+    rows, older = deliveries.list_deliveries(session=session, filters=chosen, limit=PAGE, cursor=cursor)
+    return [delivery_schemas.DeliveryPublic.of(d, attempts) for d, attempts in rows], older
 
 
 def build(*, session: Session, subscriber_id: str, filters: DeliveryListFilters, request: Request) -> SubscriberPage:
-    """The subscriber's page: its failed deliveries first (unless another state is asked for),
-    then the newest others, each with every attempt."""
+    """The subscriber's page: on the newest page its failed deliveries first (unless a state is
+    asked for), then the others newest first, each with every attempt, a page at a time."""
     subscriber = public(subscribers.get_subscriber(session=session, subscriber_id=subscriber_id))
-    wants_failed = filters.state in (None, DeliveryState.failed)
-    failed = _listed(session, subscriber_id, DeliveryState.failed, filters.story_id) if wants_failed else []
-    others = (
-        []
-        if filters.state == DeliveryState.failed
-        else _listed(session, subscriber_id, filters.state, filters.story_id)
-    )
+    failed_first = filters.state is None and filters.cursor is None
+    failed = _listed(session, subscriber_id, DeliveryState.failed, filters)[0] if failed_first else []
+    others, older = _listed(session, subscriber_id, filters.state, filters, filters.cursor)
+    if filters.state is None:  # the failed ones are listed above (and under state=failed)
+        others = [d for d in others if d.state != DeliveryState.failed]
     base = str(request.base_url).rstrip("/")
+    query = {"state": filters.state, "story_id": filters.story_id, "cursor": older}
     return SubscriberPage(
         subscriber=subscriber,
         failed=failed,
-        others=[d for d in others if d.state != DeliveryState.failed],
+        others=others,
         filters=filters,
+        older_url=f"?{urlencode({k: v for k, v in query.items() if v})}" if older else None,
         feed_url=f"{base}/v1/feed",
         atom_url=f"{base}/v1/feed.atom",
     )
