@@ -397,3 +397,16 @@ def test_the_portal_pages_deliveries_failed_first(api, monkeypatch):
         older = re.search(r'<a href="([^"]+)">Older deliveries', html)
         page = older.group(1).replace("&amp;", "&") if older else None
     assert seen[0] == "d4" and sorted(seen) == ["d0", "d1", "d2", "d3", "d4"]
+
+
+def test_the_update_form_keeps_a_filed_language_and_leaves_a_detected_one_to_detection(api):
+    browser, csrf = signed_in(api.editor_key)
+    filed = browser.post(
+        "/desk/stories", data={**STORY, "language": "en-GB", "csrf_token": csrf}, follow_redirects=False
+    )
+    plain = browser.post("/desk/stories", data={**STORY, "csrf_token": csrf}, follow_redirects=False)
+    assert (
+        'name="language" size="6" maxlength="35" placeholder="detected" value="en-GB"'
+        in browser.get(filed.headers["location"]).text
+    )
+    assert 'placeholder="detected" value=""' in browser.get(plain.headers["location"]).text

@@ -43,6 +43,8 @@ class StoryPage:
     removed: list[TagRow]
     body_field: str
     body: str
+    #: The language the newest version was filed with (empty: detected, and left to detection).
+    filed_language: str
 
     @property
     def values(self) -> dict[str, str]:
@@ -56,6 +58,7 @@ class StoryPage:
             **fields,
             "body_text": story.body_text or "",
             self.body_field: self.body,
+            "language": self.filed_language,
             "urgency": str(story.urgency),
             "embargoed_until": embargo,
             "embargo_was": embargo,
@@ -68,11 +71,12 @@ def build(
     story = queries.story_view(session=session, story_id=story_id)
     summaries = queries.list_versions(session=session, story_id=story_id)
     reach = queries.reach(session=session, versions=[(story_id, v.version) for v in summaries])
-    rows = queries.story_versions(session=session, story_id=story_id) if with_sides else []
+    rows = queries.story_versions(session=session, story_id=story_id)
     return StoryPage(
         story=story,
         versions=[(v, reach[(story_id, v.version)]) for v in reversed(summaries)],
-        sides=_sides(rows, old, new) if rows else None,
+        sides=_sides(rows, old, new) if with_sides else None,
+        filed_language=rows[-1].language or "",
         tags=_tag_rows(story),
         removed=[_editor_row(t) for t in (story.editor_tags.remove if story.editor_tags else [])],
         # a story filed with HTML is edited as HTML (the markup is what subscribers get)
