@@ -45,6 +45,23 @@ def attempts(stack, subscriber_id: str) -> list[dict]:
     return [attempt for item in deliveries(stack, subscriber_id) for attempt in item["attempts"]]
 
 
+NITF = {"n": "http://iptc.org/std/NITF/2006-10-18/"}
+
+
+def ftp_channel(server: FtpServer, **extra) -> dict:
+    """The channel object for an FTP test server (``tls=True`` for FTPS)."""
+    login = {"username": server.username, "password": server.password}
+    return {"type": "ftp", "host": "127.0.0.1", "port": server.port, **login, "path": "/", **extra}
+
+
+def valid_nitf(paths) -> list:
+    """The NITF files' root elements, each checked against the NITF 3.6 schema."""
+    schema = xml_schema("nitf-3-6.xsd")
+    docs = [etree.parse(str(path)).getroot() for path in paths]
+    assert all(schema.validate(doc) for doc in docs)
+    return docs
+
+
 def file_story(stack) -> tuple[dict, str]:
     with stack.client(stack.editor_key) as api:
         answer = api.post("/v1/stories", json=STORY)
@@ -147,10 +164,8 @@ def test_a_folder_site_gets_a_story_its_correction_and_its_kill_even_after_it_wa
     names = [folder / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
     wait_for(names[0].exists, timeout=60, what="version 1 once the folder is back")
     correct_then_kill(stack, path, lambda n: names[n - 1].exists())
-    schema = xml_schema("nitf-3-6.xsd")
-    docs = [etree.parse(str(name)).getroot() for name in names]
-    assert all(schema.validate(doc) for doc in docs)
-    n = {"n": "http://iptc.org/std/NITF/2006-10-18/"}
+    docs = valid_nitf(names)
+    n = NITF
     assert docs[2].find("n:head/n:docdata", n).get("management-status") == "canceled"
     assert sorted(p.name for p in folder.iterdir()) == sorted(name.name for name in names)  # no temporary left
 
@@ -158,15 +173,7 @@ def test_a_folder_site_gets_a_story_its_correction_and_its_kill_even_after_it_wa
 def test_a_story_its_correction_and_its_kill_reach_an_ftp_site_as_nitf_even_after_it_was_down(stack, tmp_path):
     server = FtpServer(tmp_path)
     try:
-        channel = {
-            "type": "ftp",
-            "host": "127.0.0.1",
-            "port": server.port,
-            "username": server.username,
-            "password": server.password,
-            "path": "/",
-        }
-        site = subscribe(stack, f"ftp-{server.port}", channel, output_format="nitf")
+        site = subscribe(stack, f"ftp-{server.port}", ftp_channel(server), output_format="nitf")
         assert site["url"] == f"ftp://wire@127.0.0.1:{server.port}/" and "password" not in site["channel"]
         server.stop()
         story, path = file_story(stack)
@@ -175,10 +182,8 @@ def test_a_story_its_correction_and_its_kill_reach_an_ftp_site_as_nitf_even_afte
         names = [tmp_path / f"{story['id']}-v{n}.xml" for n in (1, 2, 3)]
         wait_for(names[0].exists, timeout=60, what="version 1 once the server is back")
         correct_then_kill(stack, path, lambda n: names[n - 1].exists())
-        schema = xml_schema("nitf-3-6.xsd")
-        docs = [etree.parse(str(name)).getroot() for name in names]
-        assert all(schema.validate(doc) for doc in docs)
-        n = {"n": "http://iptc.org/std/NITF/2006-10-18/"}
+        docs = valid_nitf(names)
+        n = NITF
         assert [d.find("n:head/n:docdata", n).get("management-status") for d in docs] == [
             "usable",
             "usable",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import BACKENDS, running_stack
-from tests.integration.test_channels import attempts, deliveries, file_story, subscribe
+from tests.integration.test_channels import attempts, deliveries, file_story, ftp_channel, subscribe
 from tests.support import wait_for
 from tests.support_servers import FtpServer, SmtpServer, make_certificates
 
@@ -38,15 +38,7 @@ def test_ftps_and_starttls_deliver_when_the_certificate_is_trusted(trusting_stac
     _ca, cert, key = certificates
     ftp, smtp = FtpServer(tmp_path, tls=(cert, key)), SmtpServer(tls=(cert, key))
     try:
-        ftps = {
-            "type": "ftp",
-            "host": "127.0.0.1",
-            "port": ftp.port,
-            "username": ftp.username,
-            "password": ftp.password,
-            "path": "/",
-            "tls": True,
-        }
+        ftps = ftp_channel(ftp, tls=True)
         mail = starttls_channel(smtp)
         subscribe(trusting_stack, "ftps-site", ftps, output_format="nitf")
         subscribe(trusting_stack, "tls-mail-site", mail)
