@@ -26,12 +26,12 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.ingest.errors import ErrorResponse, error_response
+from services.ingest.web.sessions import COOKIE as SESSION_COOKIE_NAME
 
 #: Probes and scrapes: never limited (an orchestrator must always reach them).
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Files served as they are, with no database behind them.
 EXEMPT_PREFIX = "/static/"
-SESSION_COOKIE = b"newswire_session="
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
@@ -103,6 +103,9 @@ def _bearer_token(scope: Scope) -> str | None:
             token = token.strip()
             return token if scheme.lower() == "bearer" and token else None
     return None
+
+
+SESSION_COOKIE = SESSION_COOKIE_NAME.encode() + b"="
 
 
 def _session_token(scope: Scope) -> str | None:

@@ -10,7 +10,6 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response
 from sqlalchemy.exc import IntegrityError
-from starlette.concurrency import run_in_threadpool
 
 from services.ingest import errors
 from services.ingest.auth import Admin, SubscriberOrAdmin, own_subscriber
@@ -149,10 +148,4 @@ async def send_test_event(subscriber_id: SubscriberId, key: SubscriberOrAdmin) -
     site said (status, latency, the start of its answer). Nothing is stored or retried; a site
     should acknowledge it with 2xx and publish nothing."""
     own_subscriber(key, subscriber_id)
-    subscriber = await run_in_threadpool(_read, subscriber_id)
-    return await testevent.send_test_event(subscriber, get_settings())
-
-
-def _read(subscriber_id: str) -> Subscriber:
-    with db.read_scope() as session:
-        return service.get_subscriber(session=session, subscriber_id=subscriber_id)
+    return await testevent.send_test_event(subscriber_id, get_settings())

@@ -8,8 +8,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from services.ingest.exceptions import Conflict
+from services.ingest.subscribers import service
+from shared import db
 from shared import webhook_client as webhook
 from shared.config import Settings
 from shared.models import Subscriber, new_id
@@ -29,9 +32,15 @@ class TestEventResult(BaseModel):
     response_excerpt: str | None
 
 
-async def send_test_event(subscriber: Subscriber, settings: Settings) -> TestEventResult:
+def _read(subscriber_id: str) -> Subscriber:
+    with db.read_scope() as session:
+        return service.get_subscriber(session=session, subscriber_id=subscriber_id)
+
+
+async def send_test_event(subscriber_id: str, settings: Settings) -> TestEventResult:
     """Send it now (on the event loop: the counter needs no lock); at most ``MAX_IN_FLIGHT`` at once."""
     global _in_flight
+    subscriber = await run_in_threadpool(_read, subscriber_id)  # 404 for an unknown one
     if subscriber.channel and subscriber.channel.get("type", "webhook") != "webhook":
         raise Conflict("not_a_webhook", "test events go to webhook subscribers; other channels get the next story")
     if _in_flight >= MAX_IN_FLIGHT:

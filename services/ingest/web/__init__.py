@@ -40,11 +40,7 @@ async def _sign_in_first(request: Request, _exc: Exception):
     if request.headers.get("hx-request"):
         return pages.templates.TemplateResponse(request, "error.html", _error(401, "Signed out."), status_code=401)
     wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={_quote(wanted)}", status_code=303)
-
-
-def _quote(text: str) -> str:
-    return quote(text, safe="")
+    return RedirectResponse(f"/signin?next={quote(wanted, safe='')}", status_code=303)
 
 
 def _error(status: int, message: str) -> dict:

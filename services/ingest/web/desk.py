@@ -58,7 +58,7 @@ async def file_story(request: Request, me: DeskUser, background: BackgroundTasks
             file_and_relay, service.create_story, background, payload=payload, filed_by=me.key.name
         )
     except (forms.FormRefused, Refused) as exc:
-        errors = exc.errors if isinstance(exc, forms.FormRefused) else forms.messages(exc)
+        errors = forms.messages(exc)
         return pages.render(request, "desk/new.html", me, 422, values=values, errors=errors)
     return pages.redirect(f"/desk/stories/{accepted.id}", f"Filed version {accepted.version}: {payload.headline}")
 
@@ -89,7 +89,7 @@ async def _act(request: Request, me, story_id: str, background: BackgroundTasks,
             file_and_relay, action, background, story_id=story_id, payload=payload, filed_by=me.key.name
         )
     except (forms.FormRefused, Refused) as exc:
-        errors = exc.errors if isinstance(exc, forms.FormRefused) else forms.messages(exc)
+        errors = forms.messages(exc)
         page = await run_in_threadpool(_page, story_id)
         return pages.render(request, "desk/story.html", me, 422, page=page, errors=errors, values=values)
     said = (
@@ -146,7 +146,7 @@ async def change_tags(request: Request, story_id: StoryId, me: DeskUser, backgro
             storypage.change_tag, story_id, edit, values.get("change") == "remove", me.key.name
         )
     except (forms.FormRefused, Refused) as exc:
-        errors = exc.errors if isinstance(exc, forms.FormRefused) else forms.messages(exc)
+        errors = forms.messages(exc)
         return pages.redirect(f"/desk/stories/{story_id}", "Tags not changed: " + "; ".join(errors), "error")
     background.add_task(relay_after_response, event_ids)
     return pages.redirect(f"/desk/stories/{story_id}", "Tags changed.")

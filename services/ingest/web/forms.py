@@ -68,6 +68,9 @@ def parsed(model: type[M], values: dict[str, str], payload: dict[str, Any] | Non
 
 
 def messages(exc: Exception) -> list[str]:
+    """What is wrong, one readable line per problem, for any refusal a form can meet."""
+    if isinstance(exc, FormRefused):
+        return exc.errors
     if isinstance(exc, ValidationError):
         found = []
         for error in exc.errors():
