@@ -108,6 +108,11 @@ def story_view(*, session: Session, story_id: str) -> schemas.StoryPublic:
 
 def list_versions(*, session: Session, story_id: str) -> list[schemas.VersionSummary]:
     _story(session, story_id)
+    return version_summaries(story_id, _versions(session, story_id))
+
+
+def version_summaries(story_id: str, rows: list[StoryVersion]) -> list[schemas.VersionSummary]:
+    """The versions list's entries for version rows already read."""
     return [
         schemas.VersionSummary(
             version=v.version,
@@ -121,7 +126,7 @@ def list_versions(*, session: Session, story_id: str) -> list[schemas.VersionSum
             error=v.error,
             links=schemas.VersionLinks(ninjs=f"/v1/stories/{story_id}/versions/{v.version}"),
         )
-        for v in _versions(session, story_id)
+        for v in rows
     ]
 
 

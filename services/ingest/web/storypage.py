@@ -69,9 +69,9 @@ def build(
     *, session: Session, story_id: str, old: int | None = None, new: int | None = None, with_sides: bool = True
 ) -> StoryPage:
     story = queries.story_view(session=session, story_id=story_id)
-    summaries = queries.list_versions(session=session, story_id=story_id)
-    reach = queries.reach(session=session, versions=[(story_id, v.version) for v in summaries])
     rows = queries.story_versions(session=session, story_id=story_id)
+    summaries = queries.version_summaries(story_id, rows)
+    reach = queries.reach(session=session, versions=[(story_id, v.version) for v in summaries])
     return StoryPage(
         story=story,
         versions=[(v, reach[(story_id, v.version)]) for v in reversed(summaries)],
