@@ -42,11 +42,6 @@ def waiting_on_earlier():
     )
 
 
-def earlier_in_pipeline(session: Session, version: StoryVersion) -> bool:
-    held = session.exec(select(StoryVersion.id).where(StoryVersion.id == version.id, waiting_on_earlier())).first()
-    return held is not None
-
-
 def wake_next(session: Session, story_id: str) -> list[int]:
     """Write the publish event of the story's next ready version, if nothing earlier holds it
     back. Returns outbox event ids to relay after commit."""

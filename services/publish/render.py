@@ -80,17 +80,22 @@ def render_version(version_id: int) -> Rendered:
 
 
 def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
-    """The version and its story, locked, if it is ready and nothing earlier holds it back."""
-    story_id = session.exec(select(StoryVersion.story_id).where(StoryVersion.id == version_id)).first()
-    if story_id is None:
+    """The version and its story, locked, if it is ready and nothing earlier holds it back. Two
+    statements: lock the story (PostgreSQL; SQLite writers are serialised anyway), then read the
+    version only if it is ready: an editor's kill, update or tag change lands wholly before or
+    after this."""
+    story_of_version = select(StoryVersion.story_id).where(StoryVersion.id == version_id).scalar_subquery()
+    story = session.exec(select(Story).where(Story.id == story_of_version).with_for_update()).first()
+    if story is None:
         return None
-    # Lock the story (PostgreSQL; SQLite writers are serialised anyway), then read the version:
-    # an editor's kill, update or tag change lands wholly before or after this.
-    story = session.get(Story, story_id, with_for_update=True)
-    version = session.get(StoryVersion, version_id)
-    if version is None or version.state not in READY_STATES or lifecycle.earlier_in_pipeline(session, version):
-        return None
-    return story, version
+    version = session.exec(
+        select(StoryVersion).where(
+            StoryVersion.id == version_id,
+            StoryVersion.state.in_(list(READY_STATES)),
+            ~lifecycle.waiting_on_earlier(),
+        )
+    ).first()
+    return None if version is None else (story, version)
 
 
 def _park(session: Session, version: StoryVersion) -> None:
