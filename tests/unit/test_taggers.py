@@ -4,6 +4,7 @@ import pytest
 
 from services.enrichment.taggers import tag_story, tag_text
 from services.enrichment.taggers.entities import find_entities
+from services.enrichment.taggers.language import detect_language
 from services.enrichment.taggers.places import find_places, place_for_name
 from services.enrichment.taggers.tokens import tokenize
 
@@ -120,6 +121,13 @@ def test_language_and_counts(seed_tags, seed_story):
     assert seed_tags["counts"]["words"] > 1000
     assert seed_tags["counts"]["characters"] == len(seed_story["body_text"])
     assert tag_text("El presidente viajó a Madrid el lunes por la mañana.")["language"]["code"] == "es"
+
+
+def test_language_of_short_texts_and_of_none():
+    assert detect_language("LE GOUVERNEMENT ANNONCE UNE HAUSSE DES IMPÔTS")["code"] == "fr"
+    assert detect_language("Die Regierung kündigte am Montag neue Steuern an.")["code"] == "de"
+    assert detect_language("12:30 -- 4.5% / 2026")["code"] is None
+    assert detect_language("") == {"code": None, "confidence": 0.0}
 
 
 def test_editor_language_wins():
