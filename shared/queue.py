@@ -67,9 +67,12 @@ def make_celery(broker_url: str | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        # events on: Flower and `celery events` see the workers, and each worker's event heartbeat
-        # (every 2 s) is what its healthcheck reads (shared.heartbeat)
-        worker_send_task_events=True,
+        # Task events (received, started, succeeded: three Redis PUBLISHes per task, 8 of the ~41
+        # Redis commands a story costs, bench.profile) are off until someone watches: Flower turns
+        # them on in every worker when it starts (its enable_events, on by default), as does
+        # `celery control enable_events`. Worker events stay on without them: the event heartbeat
+        # (every 2 s) is what each worker's healthcheck reads (shared.heartbeat).
+        worker_send_task_events=False,
         # no task-sent events: each would be a second Redis round trip for every message the API
         # and the workers send (12 % of the API's samples under load, bench.profile); Flower sees
         # a task from the moment a worker receives it
