@@ -10,13 +10,14 @@ busy timeout instead of failing on a read-to-write lock upgrade; read-only sessi
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import event, text
+from sqlalchemy import Select, bindparam, event, func, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -137,16 +138,23 @@ def read_scope(settings: Settings | None = None) -> Iterator[Session]:
         yield session
 
 
+_ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
+
+
 def next_in_sequence(session: Session, column, lock_key: int) -> int:
     """The next number of a commit-ordered sequence (a story's place in the list, a version's in
     the feed). Taken inside the writing transaction and held until it commits — SQLite: the write
     lock ``BEGIN IMMEDIATE`` took; PostgreSQL: a transaction advisory lock on ``lock_key`` — so
     numbers follow commit order, and a reader holding a cursor never misses a later commit."""
-    from sqlalchemy import func, select
-
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(lock_key)))
-    return (session.execute(select(func.max(column))).scalar() or 0) + 1
+        session.execute(_ADVISORY_LOCK, {"key": lock_key})
+    return (session.execute(_highest(column)).scalar() or 0) + 1
+
+
+@functools.cache
+def _highest(column) -> Select:
+    """``SELECT max(column)``, built once per column (building costs more than running it)."""
+    return select(func.max(column))
 
 
 def ping(settings: Settings | None = None) -> None:

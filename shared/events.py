@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from shared import queue
@@ -44,6 +44,19 @@ EVENT_FOR_STATE = {
 #: The queue whose worker moves a version on from each waiting state.
 QUEUE_FOR_STATE = {state: TASK_FOR_EVENT[event].split(".", 1)[0] for state, event in EVENT_FOR_STATE.items()}
 
+#: (id, kind, version id, priority) of an event to send.
+Event = tuple[int, str, int, int]
+OUTBOX = OutboxEvent.__table__
+_EVENT_COLUMNS = (OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.version_id, OUTBOX.c.priority)
+
+# Statements every stage runs for every story, built once: building one costs several times what
+# running it does (``python -m bench.statements``); values are bound at each run.
+_INSERT = insert(OUTBOX).returning(OUTBOX.c.id)
+_UNSENT = select(*_EVENT_COLUMNS).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)), OUTBOX.c.sent_at.is_(None))
+_MARK_SENT = (
+    update(OUTBOX).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True))).values(sent_at=bindparam("sent_at"))
+)
+
 LEASE = timedelta(seconds=30)
 #: The lease an event is born with: the writer relays it within moments of its commit; if the
 #: writer dies first, the sweep sends it once this has run out.
@@ -52,23 +65,23 @@ BIRTH_LEASE = timedelta(seconds=5)
 SWEEP_GRACE = timedelta(seconds=2)
 
 
-def record(session: Session, kind: str, version_id: int, urgency: int) -> OutboxEvent:
-    """Add an event to the caller's transaction; ``urgency`` sets its queue priority. It is born
-    leased (and counted as one send attempt): the writer relays it after commit, and the sweep
-    leaves it alone unless the writer died or gave it back."""
+def record(session: Session, kind: str, version_id: int, urgency: int) -> int:
+    """Add an event to the caller's transaction and return its id; ``urgency`` sets its queue
+    priority. It is born leased (and counted as one send attempt): the writer relays it after
+    commit, and the sweep leaves it alone unless the writer died or gave it back. The caller has
+    flushed the version it announces."""
     if kind not in TASK_FOR_EVENT:
         raise ValueError(f"unknown event kind {kind!r}")
     now = utcnow()
-    event = OutboxEvent(
-        kind=kind,
-        version_id=version_id,
-        priority=priority_for_urgency(urgency),
-        created_at=now,
-        lease_until=now + BIRTH_LEASE,
-        send_attempts=1,
-    )
-    session.add(event)
-    return event
+    row = {
+        "kind": kind,
+        "version_id": version_id,
+        "priority": priority_for_urgency(urgency),
+        "created_at": now,
+        "lease_until": now + BIRTH_LEASE,
+        "send_attempts": 1,
+    }
+    return session.execute(_INSERT, row).scalar_one()
 
 
 #: Events read (or claimed) and sent together at most, then marked sent with one UPDATE.
@@ -165,12 +178,6 @@ def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]])
     return len(sent)
 
 
-#: (id, kind, version id, priority) of an event to send.
-Event = tuple[int, str, int, int]
-OUTBOX = OutboxEvent.__table__
-_EVENT_COLUMNS = (OUTBOX.c.id, OUTBOX.c.kind, OUTBOX.c.version_id, OUTBOX.c.priority)
-
-
 def _most_urgent_first(rows: Iterable[Any]) -> list[Event]:
     return sorted((tuple(row) for row in rows), key=lambda event: (event[3], event[0]))
 
@@ -178,9 +185,7 @@ def _most_urgent_first(rows: Iterable[Any]) -> list[Event]:
 def _leased_to_us(event_ids: list[int]) -> list[Event]:
     """The events not sent yet, most urgent first (their lease was taken when they were written)."""
     with read_scope() as session:
-        connection = session.connection()
-        rows = connection.execute(select(*_EVENT_COLUMNS).where(OUTBOX.c.id.in_(event_ids), OUTBOX.c.sent_at.is_(None)))
-        return _most_urgent_first(rows)
+        return _most_urgent_first(session.connection().execute(_UNSENT, {"ids": event_ids}))
 
 
 def _claim(event_ids: list[int]) -> list[Event]:
@@ -200,7 +205,7 @@ def _claim(event_ids: list[int]) -> list[Event]:
 def _mark_sent(event_ids: list[int]) -> None:
     try:
         with session_scope() as session:
-            session.connection().execute(update(OUTBOX).where(OUTBOX.c.id.in_(event_ids)).values(sent_at=utcnow()))
+            session.connection().execute(_MARK_SENT, {"ids": event_ids, "sent_at": utcnow()})
     except Exception:  # they were sent: once the lease runs out the sweep sends them again, harmlessly
         log.warning("outbox events %s sent but not marked; the sweep may send them again", event_ids, exc_info=True)
 

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import exists, or_, update
+from sqlalchemy import bindparam, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -42,20 +42,31 @@ def waiting_on_earlier():
     )
 
 
+# Statements every story's stages run, built once: building one costs several times what running
+# it does (``python -m bench.statements``); values are bound at each run.
+_NEXT_READY = (
+    select(StoryVersion)
+    .where(StoryVersion.story_id == bindparam("story_id"), StoryVersion.state.in_(list(READY_STATES)))
+    .where(~waiting_on_earlier())
+    .order_by(StoryVersion.version)
+    .limit(1)
+)
+_VERSIONS = StoryVersion.__table__
+_COUNT_TRY = (
+    update(_VERSIONS)
+    .where(_VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == bindparam("current_state"))
+    .values(tries=_VERSIONS.c.tries + 1)
+    .returning(_VERSIONS.c.tries, _VERSIONS.c.error)
+)
+
+
 def wake_next(session: Session, story_id: str) -> list[int]:
     """Write the publish event of the story's next ready version, if nothing earlier holds it
     back. Returns outbox event ids to relay after commit."""
-    ready = session.exec(
-        select(StoryVersion)
-        .where(StoryVersion.story_id == story_id, StoryVersion.state.in_(list(READY_STATES)))
-        .where(~waiting_on_earlier())
-        .order_by(StoryVersion.version)
-    ).first()
+    ready = session.exec(_NEXT_READY, params={"story_id": story_id}).first()
     if ready is None:
         return []
-    event = events.record(session, events.EVENT_FOR_STATE[VersionState(ready.state)], ready.id, ready.queue_urgency)
-    session.flush()
-    return [event.id]
+    return [events.record(session, events.EVENT_FOR_STATE[VersionState(ready.state)], ready.id, ready.queue_urgency)]
 
 
 def fail(session: Session, version: StoryVersion, error: str) -> list[int]:
@@ -88,12 +99,7 @@ def take_up(session: Session, version: StoryVersion, max_tries: int) -> Taken:
     try counted. A version tried more than ``max_tries`` times (it kills its worker every time)
     is failed instead of tried again."""
     state = version.state
-    counted = session.execute(
-        update(StoryVersion.__table__)
-        .where(StoryVersion.id == version.id, StoryVersion.state == state)
-        .values(tries=StoryVersion.tries + 1)
-        .returning(StoryVersion.tries, StoryVersion.error)
-    ).first()
+    counted = session.execute(_COUNT_TRY, {"version_id": version.id, "current_state": state}).first()
     if counted is None:
         return Taken(None)
     # what the row holds now, without reading the whole row again
@@ -153,7 +159,6 @@ def requeue_stuck(stuck_after: timedelta, idle_states: list[VersionState], limit
         new = [
             events.record(session, events.EVENT_FOR_STATE[VersionState(v.state)], v.id, v.queue_urgency) for v in stuck
         ]
-        session.flush()
         for version in stuck:
             log.warning("re-queued story %s version %s (%s)", version.story_id, version.version, version.state)
-        return [event.id for event in new]
+        return new

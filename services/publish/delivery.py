@@ -52,6 +52,46 @@ DELIVERIES, SUBSCRIBERS, VERSIONS, STORIES = (m.__table__ for m in (Delivery, Su
 _LATER, _EARLIER = DELIVERIES.alias("later"), DELIVERIES.alias("earlier")
 
 
+# Statements every delivery runs, built once: building one costs several times what running it
+# does (``python -m bench.statements``); values are bound at each run.
+_TAKE_LEASES = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)), DELIVERIES.c.state == DeliveryState.pending)
+    .where(DELIVERIES.c.next_attempt_at <= bindparam("now"))
+    .where(or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < bindparam("now")))
+    .values(lease_until=bindparam("lease"), queued_until=None)
+    .returning(DELIVERIES.c.id, DELIVERIES.c.version)
+)
+_EARLIER_PENDING = (
+    select(_LATER.c.id, _EARLIER.c.id, _EARLIER.c.next_attempt_at, _EARLIER.c.lease_until)
+    .join(
+        _EARLIER,
+        and_(
+            _EARLIER.c.subscriber_id == _LATER.c.subscriber_id,
+            _EARLIER.c.story_id == _LATER.c.story_id,
+            _EARLIER.c.version < _LATER.c.version,
+        ),
+    )
+    .where(_LATER.c.id.in_(bindparam("ids", expanding=True)), _EARLIER.c.state == DeliveryState.pending)
+)
+_RENDERED = select(VERSIONS.c.id, VERSIONS.c.kind, VERSIONS.c.ninjs, VERSIONS.c.published_at).where(
+    VERSIONS.c.id.in_(bindparam("ids", expanding=True))
+)
+#: The result of attempts, written under their lease; the columns to set are given at run time.
+_WRITE_OUTCOME = (
+    update(DELIVERIES)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)), DELIVERIES.c.lease_until == bindparam("held_lease"))
+    .where(DELIVERIES.c.state == DeliveryState.pending)
+    .returning(DELIVERIES.c.id)
+)
+_NEVER_TRIED_LATER = (
+    select(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.story_id, DELIVERIES.c.priority)
+    .where(DELIVERIES.c.story_id.in_(bindparam("stories", expanding=True)))
+    .where(DELIVERIES.c.state == DeliveryState.pending, DELIVERIES.c.lease_until.is_(None))
+    .where(DELIVERIES.c.next_attempt_at > bindparam("now"), DELIVERIES.c.attempts == 0)
+)
+
+
 @dataclass(frozen=True)
 class Due:
     """What a delivery message carries: ids, and the queue priority (0 = flash or kill)."""
@@ -131,30 +171,11 @@ def decide(
 
 def _take_leases(connection: Connection, ids: list[str], lease: datetime, now: datetime) -> dict[str, int]:
     """Lease what is due and free; returns the leased deliveries' version numbers."""
-    result = connection.execute(
-        update(DELIVERIES)
-        .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.state == DeliveryState.pending)
-        .where(DELIVERIES.c.next_attempt_at <= now)
-        .where(or_(DELIVERIES.c.lease_until.is_(None), DELIVERIES.c.lease_until < now))
-        .values(lease_until=lease, queued_until=None)
-        .returning(DELIVERIES.c.id, DELIVERIES.c.version)
-    )
-    return dict(result.all())
+    return dict(connection.execute(_TAKE_LEASES, {"ids": ids, "now": now, "lease": lease}).all())
 
 
 def _earlier_pending(connection: Connection, ids: list[str], now: datetime) -> dict[str, list[Earlier]]:
-    rows = connection.execute(
-        select(_LATER.c.id, _EARLIER.c.id, _EARLIER.c.next_attempt_at, _EARLIER.c.lease_until)
-        .join(
-            _EARLIER,
-            and_(
-                _EARLIER.c.subscriber_id == _LATER.c.subscriber_id,
-                _EARLIER.c.story_id == _LATER.c.story_id,
-                _EARLIER.c.version < _LATER.c.version,
-            ),
-        )
-        .where(_LATER.c.id.in_(ids), _EARLIER.c.state == DeliveryState.pending)
-    ).all()
+    rows = connection.execute(_EARLIER_PENDING, {"ids": ids}).all()
     found: dict[str, list[Earlier]] = {}
     for later_id, earlier_id, next_at, lease in rows:
         found.setdefault(later_id, []).append(Earlier(earlier_id, next_at, lease is not None and lease > now))
@@ -185,8 +206,12 @@ def _apply(connection: Connection, decisions: dict[str, Decision]) -> None:
 
 
 def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
+    return connection.execute(_CLAIMED_ROWS, {"ids": ids}).all()
+
+
+def _claimed_rows_statement():
     d, s, v, t = DELIVERIES, SUBSCRIBERS, VERSIONS, STORIES
-    return connection.execute(
+    return (
         select(
             d.c.id,
             d.c.subscriber_id,
@@ -212,19 +237,18 @@ def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
         .join(s, s.c.id == d.c.subscriber_id)
         .join(v, v.c.id == d.c.version_id)
         .join(t, t.c.id == d.c.story_id)
-        .where(d.c.id.in_(ids))
-    ).all()
+        .where(d.c.id.in_(bindparam("ids", expanding=True)))
+    )
+
+
+_CLAIMED_ROWS = _claimed_rows_statement()
 
 
 def _bodies(connection: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], formats.Rendition]:
     """Each (version, format)'s body, rendered once however many subscribers get it."""
     if not wanted:
         return {}
-    rows = connection.execute(
-        select(VERSIONS.c.id, VERSIONS.c.kind, VERSIONS.c.ninjs, VERSIONS.c.published_at).where(
-            VERSIONS.c.id.in_({version_id for version_id, _ in wanted})
-        )
-    ).all()
+    rows = connection.execute(_RENDERED, {"ids": sorted({version_id for version_id, _ in wanted})}).all()
     versions = {row.id: row for row in rows}
     return {
         (version_id, name): formats.body(
@@ -421,15 +445,8 @@ def _write_outcome(connection: Connection, group: list[tuple[Attempt, dict[str, 
         same.setdefault((out.lease, tuple(sorted(fields.items()))), []).append(out.delivery_id)
     written: set[str] = set()
     for (lease, fields), ids in same.items():
-        written.update(
-            connection.execute(
-                update(DELIVERIES)
-                .where(DELIVERIES.c.id.in_(ids), DELIVERIES.c.lease_until == lease)
-                .where(DELIVERIES.c.state == DeliveryState.pending)
-                .values(lease_until=None, **dict(fields))
-                .returning(DELIVERIES.c.id)
-            ).scalars()
-        )
+        params = {"ids": ids, "held_lease": lease, "lease_until": None, **dict(fields)}
+        written.update(connection.execute(_WRITE_OUTCOME, params).scalars())
     return written
 
 
@@ -439,12 +456,8 @@ def _wake_later_versions(connection: Connection, delivered: list[Attempt], now: 
     if not delivered:
         return []
     finished = {(a.outgoing.subscriber_id, a.outgoing.story_id) for a in delivered}
-    waiting = connection.execute(
-        select(DELIVERIES.c.id, DELIVERIES.c.subscriber_id, DELIVERIES.c.story_id, DELIVERIES.c.priority)
-        .where(DELIVERIES.c.story_id.in_({story for _, story in finished}))
-        .where(DELIVERIES.c.state == DeliveryState.pending, DELIVERIES.c.lease_until.is_(None))
-        .where(DELIVERIES.c.next_attempt_at > now, DELIVERIES.c.attempts == 0)
-    ).all()
+    stories = sorted({story for _, story in finished})
+    waiting = connection.execute(_NEVER_TRIED_LATER, {"stories": stories, "now": now}).all()
     woken = [
         Due(row.id, row.subscriber_id, row.priority) for row in waiting if (row.subscriber_id, row.story_id) in finished
     ]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import ValidationError
-from sqlalchemy import insert, or_, update
+from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from services.publish.delivery import Due
@@ -79,31 +79,45 @@ def render_version(version_id: int) -> Rendered:
     return rendered
 
 
+# Statements every story runs, built once: building one costs several times what running it does
+# (``python -m bench.statements``); values are bound at each run.
+_LOCK_STORY_OF_VERSION = (
+    select(Story)
+    .where(
+        Story.id == select(StoryVersion.story_id).where(StoryVersion.id == bindparam("version_id")).scalar_subquery()
+    )
+    .with_for_update()
+)
+_READY_VERSION = select(StoryVersion).where(
+    StoryVersion.id == bindparam("version_id"),
+    StoryVersion.state.in_(list(READY_STATES)),
+    ~lifecycle.waiting_on_earlier(),
+)
+_VERSIONS = StoryVersion.__table__
+#: Set the columns given at run time, if the version is still in the state it was read in.
+_UPDATE_VERSION = update(_VERSIONS).where(
+    _VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == bindparam("current_state")
+)
+_ACTIVE_SUBSCRIBERS = select(Subscriber.id, Subscriber.filters).where(
+    Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
+)
+
+
 def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
     """The version and its story, locked, if it is ready and nothing earlier holds it back. Two
     statements: lock the story (PostgreSQL; SQLite writers are serialised anyway), then read the
     version only if it is ready: an editor's kill, update or tag change lands wholly before or
     after this."""
-    story_of_version = select(StoryVersion.story_id).where(StoryVersion.id == version_id).scalar_subquery()
-    story = session.exec(select(Story).where(Story.id == story_of_version).with_for_update()).first()
+    story = session.exec(_LOCK_STORY_OF_VERSION, params={"version_id": version_id}).first()
     if story is None:
         return None
-    version = session.exec(
-        select(StoryVersion).where(
-            StoryVersion.id == version_id,
-            StoryVersion.state.in_(list(READY_STATES)),
-            ~lifecycle.waiting_on_earlier(),
-        )
-    ).first()
+    version = session.exec(_READY_VERSION, params={"version_id": version_id}).first()
     return None if version is None else (story, version)
 
 
 def _park(session: Session, version: StoryVersion) -> None:
-    session.exec(
-        update(StoryVersion)
-        .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(state=VersionState.embargoed, pubstatus=PubStatus.withheld, tries=0, error=None)
-    )
+    parked = {"state": VersionState.embargoed, "pubstatus": PubStatus.withheld, "tries": 0, "error": None}
+    session.execute(_UPDATE_VERSION, {"version_id": version.id, "current_state": version.state, **parked})
 
 
 def _envelope(story: Story, version: StoryVersion, pubstatus: str) -> ninjs.Envelope:
@@ -135,19 +149,16 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
         return Rendered(event_ids=lifecycle.fail(session, version, f"unreadable tags: {exc}"))
     seq = db.next_in_sequence(session, StoryVersion.published_seq, FEED_SEQUENCE_LOCK)
     now = utcnow()  # after the sequence lock: publication times follow the feed's order
-    result = session.exec(
-        update(StoryVersion)
-        .where(StoryVersion.id == version.id, StoryVersion.state == version.state)
-        .values(
-            state=VersionState.published,
-            ninjs=item,
-            published_at=now,
-            pubstatus=pubstatus,
-            tries=0,
-            error=None,
-            published_seq=seq,
-        )
-    )
+    published = {
+        "state": VersionState.published,
+        "ninjs": item,
+        "published_at": now,
+        "pubstatus": pubstatus,
+        "tries": 0,
+        "error": None,
+        "published_seq": seq,
+    }
+    result = session.execute(_UPDATE_VERSION, {"version_id": version.id, "current_state": version.state, **published})
     if result.rowcount != 1:
         return Rendered()
     facts = facts_of(
@@ -193,11 +204,7 @@ def audience(session: Session, version: StoryVersion, facts: VersionFacts) -> se
     kind = VersionKind(version.kind)
     subscribers: set[str] = set()
     if kind != VersionKind.kill:
-        rows = session.exec(
-            select(Subscriber.id, Subscriber.filters).where(
-                Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
-            )
-        ).all()
+        rows = session.exec(_ACTIVE_SUBSCRIBERS).all()
         subscribers.update(i for i, raw in rows if matches(SubscriberFilters.from_stored(raw), facts))
     if kind == VersionKind.kill:
         subscribers.update(earlier_recipients(session, version))

@@ -32,8 +32,7 @@ def release_due_embargoes(limit: int = 200) -> list[int]:
             )
             if result.rowcount == 1:
                 event_ids.append(events.record(session, "version.released", version_id, urgency))
-        session.flush()
-        return [e.id for e in event_ids]
+        return event_ids
 
 
 def due_deliveries(limit: int = 2000) -> list[tuple[Due, int]]:

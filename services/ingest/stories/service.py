@@ -154,9 +154,9 @@ def _file(
     session.add(story)
     session.add(version)
     session.flush()
-    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)
-    session.flush()
-    return Filed(story, version, [event.id])
+    return Filed(
+        story, version, [events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)]
+    )
 
 
 #: PostgreSQL advisory lock under which new stories are numbered (see ``db.next_in_sequence``).
@@ -405,6 +405,6 @@ def retry_version(*, session: Session, story_id: str, number: int) -> Filed:
     version.state, version.error, version.failed_at, version.tries = state, None, None, 0
     session.add(version)
     session.flush()
-    event = events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)
-    session.flush()
-    return Filed(story, version, [event.id])
+    return Filed(
+        story, version, [events.record(session, events.EVENT_FOR_STATE[state], version.id, version.queue_urgency)]
+    )
