@@ -65,7 +65,19 @@ BIRTH_LEASE = timedelta(seconds=5)
 SWEEP_GRACE = timedelta(seconds=2)
 
 
-def record(session: Session, kind: str, version_id: int, urgency: int) -> int:
+class RecordedId(int):
+    """The id of an event this process recorded, as ``record`` returns it: an int, which also
+    carries what the relay sends, so relaying it after commit needs no read of the row."""
+
+    event: Event
+
+    def __new__(cls, event_id: int, kind: str, version_id: int, priority: int) -> RecordedId:
+        recorded = super().__new__(cls, event_id)
+        recorded.event = (event_id, kind, version_id, priority)
+        return recorded
+
+
+def record(session: Session, kind: str, version_id: int, urgency: int) -> RecordedId:
     """Add an event to the caller's transaction and return its id; ``urgency`` sets its queue
     priority. It is born leased (and counted as one send attempt): the writer relays it after
     commit, and the sweep leaves it alone unless the writer died or gave it back. The caller has
@@ -81,7 +93,7 @@ def record(session: Session, kind: str, version_id: int, urgency: int) -> int:
         "lease_until": now + BIRTH_LEASE,
         "send_attempts": 1,
     }
-    return session.execute(_INSERT, row).scalar_one()
+    return RecordedId(session.execute(_INSERT, row).scalar_one(), kind, version_id, row["priority"])
 
 
 #: Events read (or claimed) and sent together at most, then marked sent with one UPDATE.
@@ -92,10 +104,11 @@ def relay(event_ids: Iterable[int]) -> int:
     """Send events this process recorded (after their transaction committed). Returns how many
     were sent. Never raises: whatever fails here is left to the scheduler's sweep, because the
     change itself is already safe in the database. The events are read (a read takes no write
-    lock), sent most urgent first, and marked sent together. While the broker is resting after
-    a failure, or when a send fails, the events not sent are released at once, so the sweep's
-    next pass may send them (only a relay that died mid-send leaves a lease to run out)."""
-    return _relay(list(event_ids), _leased_to_us)
+    lock) unless ``record`` returned them to this process, sent most urgent first, and marked
+    sent together. While the broker is resting after a failure, or when a send fails, the events
+    not sent are released at once, so the sweep's next pass may send them (only a relay that died
+    mid-send leaves a lease to run out)."""
+    return _relay(list(event_ids), _recorded_or_leased_to_us)
 
 
 def _relay(ids: list[int], take: Callable[[list[int]], list[Event]]) -> int:
@@ -180,6 +193,14 @@ def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]])
 
 def _most_urgent_first(rows: Iterable[Any]) -> list[Event]:
     return sorted((tuple(row) for row in rows), key=lambda event: (event[3], event[0]))
+
+
+def _recorded_or_leased_to_us(event_ids: list[int]) -> list[Event]:
+    """What to send for each event: carried by the id when this process recorded it (its
+    transaction committed a moment ago, and its lease keeps the sweep off it), else read."""
+    recorded = [event_id.event for event_id in event_ids if isinstance(event_id, RecordedId)]
+    others = [event_id for event_id in event_ids if not isinstance(event_id, RecordedId)]
+    return _most_urgent_first(recorded + (_leased_to_us(others) if others else []))
 
 
 def _leased_to_us(event_ids: list[int]) -> list[Event]:

@@ -105,8 +105,14 @@ def take_up(session: Session, version: StoryVersion, max_tries: int) -> Taken:
     # what the row holds now, without reading the whole row again
     set_committed_value(version, "tries", counted.tries)
     set_committed_value(version, "error", counted.error)
+    return tried_out(session, version, max_tries)
+
+
+def tried_out(session: Session, version: StoryVersion, max_tries: int) -> Taken:
+    """After a try was counted: a version tried more than ``max_tries`` times (it kills its
+    worker every time) is failed instead of tried again."""
     if version.tries > max_tries:
-        error = f"a worker took up its {state} step {version.tries - 1} times and never finished; " + (
+        error = f"a worker took up its {version.state} step {version.tries - 1} times and never finished; " + (
             f"the last try failed with {version.error}" if version.error else "see the worker logs"
         )
         return Taken(None, fail(session, version, error))

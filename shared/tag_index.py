@@ -5,18 +5,28 @@ version is enriched and when editors change tags."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, insert
 from sqlmodel import Session, select
 
 from shared.models import Story, StoryTag, StoryVersion
 from shared.tags import EditorTagChanges, StoryTags, effective_tags, index_codes
 
+# Built once (building a statement costs several times what running it does, ``python -m
+# bench.statements``); values are bound at each run.
+_TAGS = StoryTag.__table__
+_NEWEST_FIRST = (
+    select(StoryVersion.tags)
+    .where(StoryVersion.story_id == bindparam("story_id"))
+    .order_by(StoryVersion.version.desc())
+)
+_LOCK_STORY = select(Story).where(Story.id == bindparam("story_id")).with_for_update()
+_DROP = delete(_TAGS).where(_TAGS.c.story_id == bindparam("story_id"))
+_ADD = insert(_TAGS)
+
 
 def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
     """Codes of the story's newest tagged version, with the editors' changes applied."""
-    newest = session.exec(
-        select(StoryVersion.tags).where(StoryVersion.story_id == story.id).order_by(StoryVersion.version.desc())
-    ).all()
+    newest = session.exec(_NEWEST_FIRST, params={"story_id": story.id}).all()
     auto = StoryTags.from_stored(next((tags for tags in newest if tags), None))
     return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
 
@@ -24,9 +34,10 @@ def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
 def reindex(session: Session, story_id: str) -> None:
     """Rewrite the story's rows. Takes the story's row lock (PostgreSQL), so two versions of one
     story enriched at the same moment, or a tag edit meanwhile, rewrite the index one at a time."""
-    story = session.get(Story, story_id, with_for_update=True)
+    story = session.exec(_LOCK_STORY, params={"story_id": story_id}).first()
     if story is None:
         return
-    session.exec(delete(StoryTag).where(StoryTag.story_id == story_id))
-    session.add_all(StoryTag(story_id=story_id, kind=kind, code=code) for kind, code in story_codes(session, story))
-    session.flush()
+    session.execute(_DROP, {"story_id": story_id})
+    rows = [{"story_id": story_id, "kind": kind, "code": code} for kind, code in story_codes(session, story)]
+    if rows:
+        session.execute(_ADD, rows)

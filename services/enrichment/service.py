@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import bindparam, update
+from sqlmodel import select
 
 from services.enrichment.taggers import TAGGER_VERSION, tag_story
 from shared import events, lifecycle, logs, metrics, tag_index
@@ -19,9 +20,13 @@ from shared.timeutil import utcnow
 log = logging.getLogger(__name__)
 
 
+# Built once (building a statement costs several times what running it does, ``python -m
+# bench.statements``); values are bound at each run. The version, if it still waits to be tagged;
+# and the columns given at run time set on it, if it still does.
 _VERSIONS = StoryVersion.__table__
-#: Built once (building a statement costs several times what running it does, ``python -m
-#: bench.statements``): set the columns given at run time if the version still waits to be tagged.
+_WAITING = select(StoryVersion).where(
+    StoryVersion.id == bindparam("version_id"), StoryVersion.state == VersionState.stored
+)
 _ENRICH = update(_VERSIONS).where(_VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == VersionState.stored)
 
 
@@ -45,8 +50,8 @@ def tags_for(*, headline: str, body: str, located: str | None, language: str | N
 def enrich_version(version_id: int) -> list[int]:
     """Tag the version if it is still waiting; returns outbox event ids to relay."""
     with session_scope() as session:
-        version = session.get(StoryVersion, version_id)
-        if version is None or version.state != VersionState.stored:
+        version = session.exec(_WAITING, params={"version_id": version_id}).first()
+        if version is None:
             return []
         taken = lifecycle.take_up(session, version, get_settings().max_tries)
         if taken.version is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, or_, update
@@ -59,17 +60,16 @@ def render_version(version_id: int) -> Rendered:
     killed its worker too often). Two transactions: the first counts the try, so a worker that
     dies while rendering leaves a trace; the second renders and publishes."""
     with session_scope() as session:
-        ready = _ready(session, version_id)
-        if ready is None:
+        counted = _count_try_if_ready(session, version_id)
+        if counted is None:
             return Rendered()
-        _story, version = ready
-        logs.bind(story_id=version.story_id, version=version.version)
-        if version.embargoed_until and version.embargoed_until > utcnow():
-            _park(session, version)
+        logs.bind(story_id=counted.story_id, version=counted.version)
+        if counted.embargoed_until and counted.embargoed_until > utcnow():
+            _park(session, version_id, counted.state)
             return Rendered()
-        taken = lifecycle.take_up(session, version, get_settings().max_tries)
-        if taken.version is None:
-            return Rendered(event_ids=taken.event_ids)
+        if counted.tries > get_settings().max_tries:
+            version = session.get(StoryVersion, version_id)
+            return Rendered(event_ids=lifecycle.tried_out(session, version, get_settings().max_tries).event_ids)
     with session_scope() as session:
         ready = _ready(session, version_id)
         rendered = Rendered() if ready is None else _publish(session, *ready)
@@ -88,6 +88,13 @@ _LOCK_STORY_OF_VERSION = (
     )
     .with_for_update()
 )
+_LOCK_STORY_ID_OF_VERSION = (
+    select(Story.id)
+    .where(
+        Story.id == select(StoryVersion.story_id).where(StoryVersion.id == bindparam("version_id")).scalar_subquery()
+    )
+    .with_for_update()
+)
 _READY_VERSION = select(StoryVersion).where(
     StoryVersion.id == bindparam("version_id"),
     StoryVersion.state.in_(list(READY_STATES)),
@@ -98,9 +105,35 @@ _VERSIONS = StoryVersion.__table__
 _UPDATE_VERSION = update(_VERSIONS).where(
     _VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == bindparam("current_state")
 )
+_COUNT_READY_TRY = (
+    update(_VERSIONS)
+    .where(
+        _VERSIONS.c.id == bindparam("version_id"),
+        _VERSIONS.c.state.in_(list(READY_STATES)),
+        ~lifecycle.waiting_on_earlier(),
+    )
+    .values(tries=_VERSIONS.c.tries + 1)
+    .returning(
+        _VERSIONS.c.state,
+        _VERSIONS.c.tries,
+        _VERSIONS.c.error,
+        _VERSIONS.c.embargoed_until,
+        _VERSIONS.c.story_id,
+        _VERSIONS.c.version,
+    )
+)
 _ACTIVE_SUBSCRIBERS = select(Subscriber.id, Subscriber.filters).where(
     Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
 )
+
+
+def _count_try_if_ready(session: Session, version_id: int) -> Any | None:
+    """Lock the version's story and count a try at rendering the version, if it is ready and
+    nothing earlier holds it back: two statements, reading only what deciding needs. Returns the
+    version's state, tries, error, embargo, story and number, or None (nothing to do)."""
+    if session.exec(_LOCK_STORY_ID_OF_VERSION, params={"version_id": version_id}).first() is None:
+        return None
+    return session.execute(_COUNT_READY_TRY, {"version_id": version_id}).first()
 
 
 def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | None:
@@ -115,9 +148,9 @@ def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | No
     return None if version is None else (story, version)
 
 
-def _park(session: Session, version: StoryVersion) -> None:
+def _park(session: Session, version_id: int, state: str) -> None:
     parked = {"state": VersionState.embargoed, "pubstatus": PubStatus.withheld, "tries": 0, "error": None}
-    session.execute(_UPDATE_VERSION, {"version_id": version.id, "current_state": version.state, **parked})
+    session.execute(_UPDATE_VERSION, {"version_id": version_id, "current_state": state, **parked})
 
 
 def _envelope(story: Story, version: StoryVersion, pubstatus: str) -> ninjs.Envelope:
