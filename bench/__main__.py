@@ -6,6 +6,7 @@ client), ``python -m bench.isolation`` (slow receivers and everyone else),
 ``python -m bench.ingest`` (stories accepted per second by the API, against a bare endpoint),
 ``python -m bench.profile`` (where the API's time goes under that load, sampled by py-spy),
 ``python -m bench.language`` (language detection on labelled text),
+``python -m bench.statements`` (building a SQLAlchemy statement against running it),
 ``python -m bench.desk`` (what an open wire desk's live list costs the API) and
 ``python -m bench.long_story`` (time and memory for stories of 50,000 to 500,000 characters)."""
 
