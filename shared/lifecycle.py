@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import bindparam, exists, or_, update
+from sqlalchemy import and_, bindparam, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
@@ -42,12 +42,16 @@ def waiting_on_earlier():
     )
 
 
+def ready_to_render():
+    """SQL condition on ``StoryVersion``: ready to render, and nothing earlier holds it back."""
+    return and_(StoryVersion.state.in_(list(READY_STATES)), ~waiting_on_earlier())
+
+
 # Statements every story's stages run, built once: building one costs several times what running
 # it does (``python -m bench.statements``); values are bound at each run.
 _NEXT_READY = (
     select(StoryVersion)
-    .where(StoryVersion.story_id == bindparam("story_id"), StoryVersion.state.in_(list(READY_STATES)))
-    .where(~waiting_on_earlier())
+    .where(StoryVersion.story_id == bindparam("story_id"), ready_to_render())
     .order_by(StoryVersion.version)
     .limit(1)
 )

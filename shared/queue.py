@@ -67,7 +67,7 @@ def make_celery(broker_url: str | None = None) -> Celery:
         task_serializer="json",
         accept_content=["json"],
         worker_hijack_root_logger=False,
-        # Task events (received, started, succeeded: three Redis PUBLISHes per task, 8 of the ~41
+        # Task events (received, started, succeeded: three Redis PUBLISHes per task, ~8 of the ~43
         # Redis commands a story costs, bench.profile) are off until someone watches: Flower turns
         # them on in every worker when it starts (its enable_events, on by default), as does
         # `celery control enable_events`. Worker events stay on without them: the event heartbeat

@@ -32,6 +32,7 @@ from services.ingest.web.sessions import COOKIE as SESSION_COOKIE_NAME
 EXEMPT = frozenset({"/healthz", "/readyz", "/metrics"})
 #: Files served as they are, with no database behind them.
 EXEMPT_PREFIX = "/static/"
+SESSION_COOKIE = SESSION_COOKIE_NAME.encode() + b"="
 HTTP_METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 
 
@@ -103,9 +104,6 @@ def _bearer_token(scope: Scope) -> str | None:
             token = token.strip()
             return token if scheme.lower() == "bearer" and token else None
     return None
-
-
-SESSION_COOKIE = SESSION_COOKIE_NAME.encode() + b"="
 
 
 def _session_token(scope: Scope) -> str | None:

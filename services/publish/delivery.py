@@ -74,6 +74,35 @@ _EARLIER_PENDING = (
     )
     .where(_LATER.c.id.in_(bindparam("ids", expanding=True)), _EARLIER.c.state == DeliveryState.pending)
 )
+#: What sending each claimed delivery needs: its row, its subscriber, its version and story.
+_CLAIMED_ROWS = (
+    select(
+        DELIVERIES.c.id,
+        DELIVERIES.c.subscriber_id,
+        DELIVERIES.c.story_id,
+        DELIVERIES.c.version_id,
+        DELIVERIES.c.message_id,
+        DELIVERIES.c.attempts,
+        DELIVERIES.c.attempt_limit,
+        SUBSCRIBERS.c.url,
+        SUBSCRIBERS.c.format,
+        SUBSCRIBERS.c.channel,
+        SUBSCRIBERS.c.credentials,
+        SUBSCRIBERS.c.secret,
+        SUBSCRIBERS.c.previous_secret,
+        SUBSCRIBERS.c.previous_secret_expires_at,
+        SUBSCRIBERS.c.active,
+        SUBSCRIBERS.c.deleted_at,
+        VERSIONS.c.kind,
+        VERSIONS.c.received_at,
+        DELIVERIES.c.version,
+        STORIES.c.killed_at,
+    )
+    .join(SUBSCRIBERS, SUBSCRIBERS.c.id == DELIVERIES.c.subscriber_id)
+    .join(VERSIONS, VERSIONS.c.id == DELIVERIES.c.version_id)
+    .join(STORIES, STORIES.c.id == DELIVERIES.c.story_id)
+    .where(DELIVERIES.c.id.in_(bindparam("ids", expanding=True)))
+)
 _RENDERED = select(VERSIONS.c.id, VERSIONS.c.kind, VERSIONS.c.ninjs, VERSIONS.c.published_at).where(
     VERSIONS.c.id.in_(bindparam("ids", expanding=True))
 )
@@ -207,41 +236,6 @@ def _apply(connection: Connection, decisions: dict[str, Decision]) -> None:
 
 def _claimed_rows(connection: Connection, ids: list[str]) -> list[Any]:
     return connection.execute(_CLAIMED_ROWS, {"ids": ids}).all()
-
-
-def _claimed_rows_statement():
-    d, s, v, t = DELIVERIES, SUBSCRIBERS, VERSIONS, STORIES
-    return (
-        select(
-            d.c.id,
-            d.c.subscriber_id,
-            d.c.story_id,
-            d.c.version_id,
-            d.c.message_id,
-            d.c.attempts,
-            d.c.attempt_limit,
-            s.c.url,
-            s.c.format,
-            s.c.channel,
-            s.c.credentials,
-            s.c.secret,
-            s.c.previous_secret,
-            s.c.previous_secret_expires_at,
-            s.c.active,
-            s.c.deleted_at,
-            v.c.kind,
-            v.c.received_at,
-            d.c.version,
-            t.c.killed_at,
-        )
-        .join(s, s.c.id == d.c.subscriber_id)
-        .join(v, v.c.id == d.c.version_id)
-        .join(t, t.c.id == d.c.story_id)
-        .where(d.c.id.in_(bindparam("ids", expanding=True)))
-    )
-
-
-_CLAIMED_ROWS = _claimed_rows_statement()
 
 
 def _bodies(connection: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[int, str], formats.Rendition]:

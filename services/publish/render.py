@@ -12,10 +12,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, or_, update
+from sqlalchemy import Row, bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from services.publish.delivery import Due
@@ -24,7 +23,6 @@ from shared import db, lifecycle, logs, metrics, queue
 from shared.config import get_settings
 from shared.db import session_scope
 from shared.filters import SubscriberFilters, VersionFacts, facts_of, matches
-from shared.lifecycle import READY_STATES
 from shared.models import (
     Delivery,
     DeliveryState,
@@ -67,9 +65,10 @@ def render_version(version_id: int) -> Rendered:
         if counted.embargoed_until and counted.embargoed_until > utcnow():
             _park(session, version_id, counted.state)
             return Rendered()
-        if counted.tries > get_settings().max_tries:
+        max_tries = get_settings().max_tries
+        if counted.tries > max_tries:
             version = session.get(StoryVersion, version_id)
-            return Rendered(event_ids=lifecycle.tried_out(session, version, get_settings().max_tries).event_ids)
+            return Rendered(event_ids=lifecycle.tried_out(session, version, max_tries).event_ids)
     with session_scope() as session:
         ready = _ready(session, version_id)
         rendered = Rendered() if ready is None else _publish(session, *ready)
@@ -81,25 +80,12 @@ def render_version(version_id: int) -> Rendered:
 
 # Statements every story runs, built once: building one costs several times what running it does
 # (``python -m bench.statements``); values are bound at each run.
-_LOCK_STORY_OF_VERSION = (
-    select(Story)
-    .where(
-        Story.id == select(StoryVersion.story_id).where(StoryVersion.id == bindparam("version_id")).scalar_subquery()
-    )
-    .with_for_update()
+_OF_THE_VERSION = Story.id == (
+    select(StoryVersion.story_id).where(StoryVersion.id == bindparam("version_id")).scalar_subquery()
 )
-_LOCK_STORY_ID_OF_VERSION = (
-    select(Story.id)
-    .where(
-        Story.id == select(StoryVersion.story_id).where(StoryVersion.id == bindparam("version_id")).scalar_subquery()
-    )
-    .with_for_update()
-)
-_READY_VERSION = select(StoryVersion).where(
-    StoryVersion.id == bindparam("version_id"),
-    StoryVersion.state.in_(list(READY_STATES)),
-    ~lifecycle.waiting_on_earlier(),
-)
+_LOCK_STORY_OF_VERSION = select(Story).where(_OF_THE_VERSION).with_for_update()
+_LOCK_STORY_ID_OF_VERSION = select(Story.id).where(_OF_THE_VERSION).with_for_update()
+_READY_VERSION = select(StoryVersion).where(StoryVersion.id == bindparam("version_id"), lifecycle.ready_to_render())
 _VERSIONS = StoryVersion.__table__
 #: Set the columns given at run time, if the version is still in the state it was read in.
 _UPDATE_VERSION = update(_VERSIONS).where(
@@ -107,11 +93,7 @@ _UPDATE_VERSION = update(_VERSIONS).where(
 )
 _COUNT_READY_TRY = (
     update(_VERSIONS)
-    .where(
-        _VERSIONS.c.id == bindparam("version_id"),
-        _VERSIONS.c.state.in_(list(READY_STATES)),
-        ~lifecycle.waiting_on_earlier(),
-    )
+    .where(_VERSIONS.c.id == bindparam("version_id"), lifecycle.ready_to_render())
     .values(tries=_VERSIONS.c.tries + 1)
     .returning(
         _VERSIONS.c.state,
@@ -127,7 +109,7 @@ _ACTIVE_SUBSCRIBERS = select(Subscriber.id, Subscriber.filters).where(
 )
 
 
-def _count_try_if_ready(session: Session, version_id: int) -> Any | None:
+def _count_try_if_ready(session: Session, version_id: int) -> Row | None:
     """Lock the version's story and count a try at rendering the version, if it is ready and
     nothing earlier holds it back: two statements, reading only what deciding needs. Returns the
     version's state, tries, error, embargo, story and number, or None (nothing to do)."""
