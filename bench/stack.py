@@ -3,7 +3,8 @@ with the production process counts and the production scheduler interval, so tha
 measured as an operator runs it and a bare program can be given the same process counts.
 
 * each worker runs its stage's default pool and concurrency (``services.cli.WORKERS``: enrichment
-  prefork ×2, publish prefork ×2, delivery threads ×2 with the async engine), one process each;
+  prefork × the CPUs, publish prefork ×2, delivery threads ×2 with the async engine), one process
+  each;
 * the scheduler sweeps every second (the default), not every 0.2 s as in the tests.
 """
 

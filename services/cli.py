@@ -25,9 +25,15 @@ import sys
 import threading
 from pathlib import Path
 
+#: Tagging is CPU-bound: one enrichment pool process per CPU this process may run on (its CPU
+#: set, as a container or ``taskset`` gives it). A third process on two cores moved nothing
+#: measurable (docs/benchmarks.md, 2026-11-29 second section); the compose file pins its own
+#: count to fit the container's memory limit.
+ENRICHMENT_PROCESSES = len(os.sched_getaffinity(0))
+
 WORKERS = {
     # queue: (tasks module, pool, default concurrency)
-    "enrichment": ("services.enrichment.tasks", "prefork", 2),
+    "enrichment": ("services.enrichment.tasks", "prefork", ENRICHMENT_PROCESSES),
     "publish": ("services.publish.tasks", "prefork", 2),
     "delivery": ("services.publish.tasks", "threads", 2),  # the async engine does the sending
 }

@@ -95,4 +95,27 @@ def test_project_schema_copy_is_unchanged():
     ours = ninjs.SCHEMA_DIR / "ninjs-schema_3.1.json"
     if given.exists():
         assert given.read_bytes() == ours.read_bytes()
-    assert ninjs.validator().schema["$id"].startswith("http://www.iptc.org/std/ninjs/ninjs-schema_3.1")
+    assert ninjs.schemas()[0]["$id"].startswith("http://www.iptc.org/std/ninjs/ninjs-schema_3.1")
+
+
+def test_schema_errors_name_the_property_and_the_rule():
+    item = render()
+    ninjs.validate(item)
+    with pytest.raises(ninjs.InvalidNinjs, match=r"^urgency: .*integer.*; version: "):
+        ninjs.validate({**item, "urgency": "high", "version": 2})
+    with pytest.raises(ninjs.InvalidNinjs, match=r"^places/0/literal: "):
+        ninjs.validate({**item, "places": [{**item["places"][0], "literal": 7}]})
+
+
+def test_compiled_schema_check_judges_as_the_reference_implementation():
+    """The publish worker checks with jsonschema-rs; every mutation of a rendered item (each
+    property, nested ones too, replaced by values of other types and shapes) gets the verdict
+    the pure-Python jsonschema gives."""
+    from bench.ninjs_validation import mutations, reference_validator
+
+    reference, verdicts = reference_validator(), {True: 0, False: 0}
+    for mutated in mutations(render()):
+        expected = reference.is_valid(mutated)
+        assert ninjs.validator().is_valid(mutated) == expected, mutated
+        verdicts[expected] += 1
+    assert verdicts[True] > 10 and verdicts[False] > 100  # both verdicts were put to the test
