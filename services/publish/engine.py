@@ -125,6 +125,8 @@ class DeliveryEngine:
         self.claims = Batcher(self._claim, self.database)
         self.records = Batcher(self._record, self.database)
         self.held: dict[str, bool] = {}  # deliveries in the engine -> whether they took backlog capacity
+        #: Held deliveries handed over again meanwhile: taken up again once the one held finishes.
+        self.asked_again: dict[str, delivery.Due] = {}
         self.held_lock = threading.Lock()
         self.tasks: set[asyncio.Task] = set()
         self._ready = threading.Event()
@@ -189,18 +191,29 @@ class DeliveryEngine:
         except for flash and kill deliveries (priority 0), which are never kept waiting in Redis."""
         for due in dues:
             with self.held_lock:
-                if due.delivery_id in self.held:  # here already (a sweep and a publish both sent it)
+                if self._held_already(due):
                     continue
             counted = due.priority > 0
             if counted:
                 self.capacity.acquire()
             with self.held_lock:
-                if due.delivery_id in self.held:
+                if self._held_already(due):
                     if counted:
                         self.capacity.release()
                     continue
                 self.held[due.delivery_id] = counted
             self.loop.call_soon_threadsafe(self._spawn, due)
+
+    def _held_already(self, due: delivery.Due) -> bool:
+        """(Under ``held_lock``.) True if the engine holds the delivery already: a sweep and a
+        publish both sent it, or the sweep found it due again while its failed attempt was still
+        being finished here. It is noted, and taken up again when the one held finishes (its
+        claim takes it only if it is still pending and due): dropped, it would wait out the mark
+        the sweep gave it (a minute) before anyone sent it again."""
+        if due.delivery_id not in self.held:
+            return False
+        self.asked_again[due.delivery_id] = due
+        return True
 
     # -- in the loop ----------------------------------------------------------------------
 
@@ -214,10 +227,13 @@ class DeliveryEngine:
         self.tasks.discard(task)
         with self.held_lock:
             counted = self.held.pop(due.delivery_id, False)
+            again = self.asked_again.pop(due.delivery_id, None)
         if counted:
             self.capacity.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery %s: %s (its lease runs out and it is sent again)", due.delivery_id, task.exception())
+        if again is not None and not self.loop.is_closed():
+            self._take_over(again)
 
     async def _deliver(self, due: delivery.Due) -> None:
         slot, everyone = self.subscriber_slots[due.subscriber_id], self.slots

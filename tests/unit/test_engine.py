@@ -1,10 +1,15 @@
-"""The delivery engine's pieces that need no network: slots handed out by urgency, and
-group-commit batching."""
+"""The delivery engine's pieces that need no network: slots handed out by urgency,
+group-commit batching, and what it holds."""
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
-from services.publish.engine import Batcher, PrioritySlots
+from services.publish.delivery import Due
+from services.publish.engine import Batcher, DeliveryEngine, PrioritySlots
+from shared.config import get_settings
+from tests.support import wait_for
 
 
 def test_a_freed_slot_goes_to_the_most_urgent_waiter_then_first_come():
@@ -67,3 +72,42 @@ def test_a_failed_batch_fails_each_call():
         return await asyncio.gather(batcher.call(1), batcher.call(2), return_exceptions=True)
 
     assert [str(e) for e in asyncio.run(scenario())] == ["database gone", "database gone"]
+
+
+class ScriptedEngine(DeliveryEngine):
+    """The engine with its database and network steps scripted: every claim succeeds, every send
+    returns, and recording the first attempt waits until the test lets it go on."""
+
+    def __init__(self):
+        super().__init__(get_settings())
+        self.claimed: list[str] = []
+        self.recording, self.go_on = threading.Event(), threading.Event()
+
+    def _claim(self, ids):
+        self.claimed.extend(ids)
+        return [SimpleNamespace(story_id="story", version=1) for _ in ids]
+
+    async def _send(self, outgoing):
+        return None
+
+    def _record(self, attempts):
+        if len(self.claimed) == 1:
+            self.recording.set()
+            self.go_on.wait(10)
+        return [[] for _ in attempts]
+
+
+def test_a_delivery_handed_over_again_while_its_attempt_finishes_is_taken_up_once_more():
+    """The sweep may find a delivery due again (its failed attempt recorded, its back-off over)
+    before the engine is done with that attempt. Dropped as "held already", it would wait out
+    the sweep's one-minute queue mark; it is taken up again once the attempt is finished."""
+    engine, due = ScriptedEngine().start(), Due("delivery-1", "subscriber-1")
+    try:
+        engine.submit([due])
+        assert engine.recording.wait(10)
+        engine.submit([due, due])  # handed over again (twice) while the first attempt is recorded
+        engine.go_on.set()
+        wait_for(lambda: len(engine.claimed) == 2 and not engine.held, timeout=10, what="the second attempt")
+        assert engine.claimed == ["delivery-1", "delivery-1"] and not engine.asked_again
+    finally:
+        engine.stop()
