@@ -21,7 +21,9 @@ due), for p50/p99 at half load. Bare: the same two measurements, back to back on
 once the project's processes have stopped, with ``bench.bare.celery_chain`` — the project's own
 Celery settings, three no-op tasks chained through three queues (one worker per queue, the stack's
 pools and concurrency), the last POSTing a signed tiny event to the same receiver; the client
-threads send the first task instead of POSTing a story.
+threads send the first task instead of POSTing a story. ``--bare-tagging``: the bare chain's first
+task also tags the story as the enrichment worker does (``tags_for``): the limit of any pipeline
+that tags every story, so the ratio shows the plumbing alone.
 
 ``--conll``: the first ``--docs`` documents of a CoNLL JSON-lines file (one document a line:
 ``{"id", "title", "text", ...}``, the text starting with the title line), each posted as a story
@@ -57,7 +59,7 @@ from pathlib import Path
 import httpx
 from standardwebhooks.webhooks import Webhook
 
-from bench.bare.celery_chain import BareChain
+from bench.bare.celery_chain import TINY_BODY, TINY_HEADLINE, BareChain
 from bench.machine import describe, rss_mib
 from bench.stack import BenchStack
 from bench.stack import describe as describe_stack
@@ -65,7 +67,6 @@ from tests.support import LocalEndpoint, PostgresDatabase, Stack, children, wait
 from tools.split import read
 
 SEED = json.loads((Path(__file__).resolve().parents[1] / "seeds/stories/us-returns-to-central-asia.json").read_text())
-TINY_BODY = "Shares in London rose on Tuesday after the Bank of England held its main rate at 4.25 per cent."
 WORKERS = describe_stack()
 
 Post = Callable[[int], tuple[str, float, float]]
@@ -251,7 +252,7 @@ def ratio(project: list[float], bare: list[float]) -> str:
 
 
 def tiny_story(i: int) -> dict:
-    return {"headline": f"Markets rise #{i}", "body_text": TINY_BODY}
+    return {"headline": f"{TINY_HEADLINE} #{i}", "body_text": TINY_BODY}
 
 
 def rounds(post: Post, arrivals: dict[str, float], args: argparse.Namespace) -> dict:
@@ -305,7 +306,7 @@ def run_tiny(args: argparse.Namespace) -> str:
         project = rounds(post, receiver.arrivals, args)
         stop_services(stack)
         receiver.secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
-        chain = BareChain(stack.env, stack.data_dir, receiver.url, receiver.secret)
+        chain = BareChain(stack.env, stack.data_dir, receiver.url, receiver.secret, args.bare_tagging)
         try:
             chain.start()
             submit = chain_poster(chain)
@@ -423,6 +424,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--sequential", type=int, default=30)
     parser.add_argument("--burst", type=int, default=300)
     parser.add_argument("--stories", type=int, default=300, help="--tiny: stories per full-speed run")
+    parser.add_argument(
+        "--bare-tagging", action="store_true", help="--tiny: the bare chain's first task tags the story too"
+    )
     parser.add_argument("--paced", type=int, help="--tiny: stories per half-rate run (default: 2/3 of --stories)")
     parser.add_argument("--docs", type=int, default=100, help="--conll: the first N documents")
     parser.add_argument("--clients", type=int, default=8)

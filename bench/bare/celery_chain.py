@@ -21,6 +21,11 @@ What is the same as the project:
   which verifies the signature and notes the arrival time on the benchmark's clock. Arrival is thus
   measured exactly as for a story: the receiver's verified arrival, not a timestamp in Redis.
 
+With ``BENCH_BARE_TAGGING=1`` in its environment (``bench.pipeline --tiny --bare-tagging``) the first
+task also runs what the enrichment worker runs on a story, ``services.enrichment.service.tags_for``
+on the tiny story's headline and body, with the taggers loaded before the worker forks as the
+enrichment worker loads them: the bare limit of a pipeline that tags every story.
+
 What differs: the delivery task sends with a synchronous httpx client per worker thread (the project's
 delivery worker hands the send to an aiohttp event loop), and the first task is sent straight from
 the benchmark's client threads (a story is first POSTed to the API, which stores it and then sends it).
@@ -50,6 +55,10 @@ ROUTES = {name: {"queue": queue} for queue, name in TASKS.items()}
 PRIORITY = priority_for_urgency(5)
 RECEIVER_URL = "BENCH_BARE_RECEIVER_URL"
 RECEIVER_SECRET = "BENCH_BARE_RECEIVER_SECRET"
+TAGGING = "BENCH_BARE_TAGGING"
+#: The tiny story's text (``bench.pipeline --tiny`` posts the same body).
+TINY_HEADLINE = "Markets rise"
+TINY_BODY = "Shares in London rose on Tuesday after the Bank of England held its main rate at 4.25 per cent."
 
 
 def make_app(broker_url: str | None = None) -> Celery:
@@ -68,8 +77,25 @@ def register(app: Celery) -> None:
     """The three tasks. The receiver's URL and secret come from the environment."""
     local = threading.local()
 
+    tagging = os.environ.get(TAGGING) == "1"
+    if tagging:
+        from celery.signals import worker_init
+
+        from services.enrichment.taggers import warm_up
+
+        worker_init.connect(lambda **_kwargs: warm_up(), weak=False)
+
     @app.task(name=TASKS["bare-enrichment"])
     def enrichment(chain_id: str) -> None:
+        if tagging:
+            from services.enrichment.service import tags_for
+
+            tags_for(
+                headline=f"{TINY_HEADLINE} #{chain_id.removeprefix('chain')}",
+                body=TINY_BODY,
+                located=None,
+                language=None,
+            )
         forward(app, TASKS["bare-publish"], chain_id)
 
     @app.task(name=TASKS["bare-publish"])
@@ -98,8 +124,9 @@ def stage_workers() -> dict[str, tuple[str, str]]:
 class BareChain:
     """The three bare workers as OS processes, and a client that starts chains."""
 
-    def __init__(self, env: dict[str, str], data_dir: Path, receiver_url: str, secret: str):
-        self.env = {**env, RECEIVER_URL: receiver_url, RECEIVER_SECRET: secret}
+    def __init__(self, env: dict[str, str], data_dir: Path, receiver_url: str, secret: str, tagging: bool = False):
+        self.env = {**env, RECEIVER_URL: receiver_url, RECEIVER_SECRET: secret, TAGGING: "1" if tagging else "0"}
+        self.tagging = tagging
         self.data_dir = data_dir
         self.app = make_app(env["NEWSWIRE_REDIS_URL"])
         self.processes: list[subprocess.Popen] = []
@@ -121,7 +148,8 @@ class BareChain:
         return self
 
     def describe(self) -> str:
-        return ", ".join(f"{queue} {pool} ×{n}" for queue, (pool, n) in stage_workers().items())
+        workers = ", ".join(f"{queue} {pool} ×{n}" for queue, (pool, n) in stage_workers().items())
+        return workers + (", the first task tagging the story (tags_for)" if self.tagging else "")
 
     def submit(self, chain_id: str) -> None:
         forward(self.app, TASKS["bare-enrichment"], chain_id)

@@ -120,6 +120,13 @@ _NEVER_TRIED_LATER = (
     .where(DELIVERIES.c.next_attempt_at > bindparam("now"), DELIVERIES.c.attempts == 0)
 )
 
+#: After a delivery to them succeeded: subscribers that were failing are failing no more.
+_STREAK_ENDED = (
+    update(SUBSCRIBERS)
+    .where(SUBSCRIBERS.c.id.in_(bindparam("ids", expanding=True)), SUBSCRIBERS.c.failing_since.is_not(None))
+    .values(failing_since=None, last_failed_at=None)
+)
+
 
 @dataclass(frozen=True)
 class Due:
@@ -480,11 +487,7 @@ def _track_subscribers(
     gone = {a.outgoing.subscriber_id for a, _ in by_outcome.get("gone", [])}
     period = timedelta(seconds=settings.subscriber_disable_after_seconds)
     if succeeded:
-        connection.execute(
-            update(SUBSCRIBERS)
-            .where(subs.id.in_(succeeded), subs.failing_since.is_not(None))
-            .values(failing_since=None, last_failed_at=None)
-        )
+        connection.execute(_STREAK_ENDED, {"ids": list(succeeded)})
     if failing:
         gap = max(period, timedelta(seconds=MAX_BACKOFF))
         stale = or_(subs.failing_since.is_(None), subs.last_failed_at.is_(None), subs.last_failed_at < now - gap)

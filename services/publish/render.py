@@ -104,6 +104,7 @@ _COUNT_READY_TRY = (
         _VERSIONS.c.version,
     )
 )
+_ADD_DELIVERIES = insert(Delivery.__table__)
 _ACTIVE_SUBSCRIBERS = select(Subscriber.id, Subscriber.filters).where(
     Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
 )
@@ -208,7 +209,7 @@ def _create_deliveries(session: Session, version: StoryVersion, subscribers: set
         for subscriber_id in sorted(subscribers)
     ]
     if rows:
-        session.execute(insert(Delivery.__table__), rows)
+        session.execute(_ADD_DELIVERIES, rows)
     return [(Due(row["id"], row["subscriber_id"], priority), priority) for row in rows]
 
 
