@@ -1,5 +1,6 @@
 """The bare limit of the pipeline's plumbing: three no-op Celery tasks chained through three queues,
-the last one POSTing a signed tiny JSON body to a receiver. No database, no API, no tagging.
+the last one POSTing a signed tiny JSON body to a receiver. No database, no API, no tagging (unless
+asked for: see below).
 
     python -m bench.bare.celery_chain worker --queue bare-enrichment --pool prefork --concurrency 1
 

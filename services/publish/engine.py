@@ -130,6 +130,7 @@ class DeliveryEngine:
         self.held_lock = threading.Lock()
         self.tasks: set[asyncio.Task] = set()
         self._ready = threading.Event()
+        self.closing = False  # stopping: nothing new is taken up (the sweep queues it again)
         self.thread = threading.Thread(target=self._run, name="delivery-engine", daemon=True)
 
     # -- the loop's thread --------------------------------------------------------------------
@@ -167,6 +168,7 @@ class DeliveryEngine:
         self.database.shutdown(wait=True)
 
     async def _close(self, grace: float) -> None:
+        self.closing = True
         self.keeper.cancel()  # ended, not left pending (asyncio would log an error for it)
         await asyncio.gather(self.keeper, return_exceptions=True)
         if self.tasks:
@@ -232,7 +234,7 @@ class DeliveryEngine:
             self.capacity.release()
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery %s: %s (its lease runs out and it is sent again)", due.delivery_id, task.exception())
-        if again is not None and not self.loop.is_closed():
+        if again is not None and not self.closing:
             self._take_over(again)
 
     async def _deliver(self, due: delivery.Due) -> None:
