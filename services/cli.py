@@ -26,10 +26,10 @@ import threading
 from pathlib import Path
 
 #: Tagging is CPU-bound: one enrichment pool process per CPU this process may run on (its CPU
-#: set, as a container or ``taskset`` gives it). A third process on two cores moved nothing
-#: measurable (docs/benchmarks.md, 2026-11-29 second section); the compose file pins its own
-#: count to fit the container's memory limit.
-ENRICHMENT_PROCESSES = len(os.sched_getaffinity(0))
+#: set, as a container or ``taskset`` gives it, where the system tells: Linux; else every CPU). A
+#: third process on two cores moved nothing measurable (docs/benchmarks.md, "2026-11-29
+#: (morning)"); the compose file pins its own count to fit the container's memory limit.
+ENRICHMENT_PROCESSES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 WORKERS = {
     # queue: (tasks module, pool, default concurrency)

@@ -193,23 +193,23 @@ class DeliveryEngine:
         except for flash and kill deliveries (priority 0), which are never kept waiting in Redis."""
         for due in dues:
             with self.held_lock:
-                if self._held_already(due):
+                if self._note_if_held(due):
                     continue
             counted = due.priority > 0
             if counted:
                 self.capacity.acquire()
             with self.held_lock:
-                if self._held_already(due):
+                if self._note_if_held(due):
                     if counted:
                         self.capacity.release()
                     continue
                 self.held[due.delivery_id] = counted
             self.loop.call_soon_threadsafe(self._spawn, due)
 
-    def _held_already(self, due: delivery.Due) -> bool:
+    def _note_if_held(self, due: delivery.Due) -> bool:
         """(Under ``held_lock``.) True if the engine holds the delivery already: a sweep and a
         publish both sent it, or the sweep found it due again while its failed attempt was still
-        being finished here. It is noted, and taken up again when the one held finishes (its
+        being finished here. Then it is noted, and taken up again when the one held finishes (its
         claim takes it only if it is still pending and due): dropped, it would wait out the mark
         the sweep gave it (a minute) before anyone sent it again."""
         if due.delivery_id not in self.held:
