@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     max_tries: int = 5
     #: Time one tagger may take on one story; past it the story goes on without that tagger's tags.
     tagger_budget_seconds: float = 10.0
+    #: Versions tagged in one batch at most, when that many wait untried (1: each on its own), and
+    #: their characters at most: the model reads a batch faster than its stories one by one.
+    tagging_batch_versions: int = 8
+    tagging_batch_chars: int = 20000
     #: Every Redis call (broker, API, scheduler) gives up after this: a Redis that accepts
     #: connections and never answers must not hang a request or a sweep.
     redis_socket_timeout_seconds: float = 1.0

@@ -186,6 +186,9 @@ class StoryVersion(StoryContent, table=True):
     #: Times a worker took up the version's current step (tagging, rendering) without finishing it
     #: yet; back to 0 when the step is done. Past ``NEWSWIRE_MAX_TRIES`` the version fails.
     tries: int = 0
+    #: Taken into another version's tagging batch, whose worker tags it by then: its own message
+    #: leaves it alone until this time (``services.enrichment.service``).
+    held_until: datetime | None = None
     received_at: datetime
     stored_at: datetime
     enriched_at: datetime | None = None

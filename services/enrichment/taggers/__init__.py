@@ -18,6 +18,7 @@ from services.enrichment.taggers.entities import Entity, canonical_names, find_e
 from services.enrichment.taggers.keywords import keywords
 from services.enrichment.taggers.language import counts, detect_language
 from services.enrichment.taggers.ner import MODEL, MODEL_VERSION, model
+from services.enrichment.taggers.ner import read_ahead as read_ahead_texts
 from services.enrichment.taggers.places import find_places, gazetteer, place_for_name
 from services.enrichment.taggers.story_places import find_story_places, geonames_uri
 from services.enrichment.taggers.subjects import classifiers, classifiers_version, find_subjects, vocabulary
@@ -141,9 +142,26 @@ def tag_story(
     language: str | None = None,
     budget_seconds: float | None = None,
 ) -> dict:
-    tags = tag_text(f"{headline}\n\n{body}", located=located, language=language, budget_seconds=budget_seconds)
+    tags = tag_text(story_text(headline, body), located=located, language=language, budget_seconds=budget_seconds)
     tags["counts"] = counts(body)
     return tags
 
 
-__all__ = ["TAGGER_VERSION", "tag_story", "tag_text", "warm_up"]
+def story_text(headline: str, body: str) -> str:
+    """The text the taggers read: the headline as the first line, then the body."""
+    return f"{headline}\n\n{body}"
+
+
+def read_ahead(stories: list[tuple[str, str]], budget_seconds: float | None = None) -> None:
+    """Let the model read several stories' (headline, body) in one batch before ``tag_story``
+    tags each (faster, the same tags). Within the time budget of one story: past it, or if the
+    batch fails, each story is read on its own as ever."""
+    try:
+        within_budget(budget_seconds, read_ahead_texts, [story_text(*story) for story in stories])
+    except BudgetExceeded:
+        log.warning("reading %d stories ahead overran the tagging budget; each is read on its own", len(stories))
+    except Exception:
+        log.exception("reading %d stories ahead failed; each is read on its own", len(stories))
+
+
+__all__ = ["TAGGER_VERSION", "read_ahead", "story_text", "tag_story", "tag_text", "warm_up"]

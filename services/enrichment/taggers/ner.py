@@ -139,16 +139,34 @@ def model_pieces(text: str) -> list[tuple[int, int]]:
     return [(start, end) for start, end in chunks(text) if end <= max(MODEL_CHARS, CHUNK_CHARS)]
 
 
+#: Readings of texts read ahead in a batch (``read_ahead``), each waiting for its ``parse``.
+_READ_AHEAD: dict = {}
+
+
+def read_ahead(texts: list[str]) -> None:
+    """Read several texts in one batch — the model reads a batch faster than the same texts one
+    by one, with the same result — for ``parse`` to take up. Texts of more than one piece are
+    left to ``parse``. What an earlier batch left unclaimed is dropped."""
+    _READ_AHEAD.clear()
+    short = [text for text in dict.fromkeys(texts) if len(model_pieces(text)) == 1]
+    for text, doc in zip(short, model().pipe([recase(text) for text in short]), strict=True):
+        _READ_AHEAD[text] = doc
+
+
 @lru_cache(maxsize=2)
 def parse(text: str):
     """The model's reading of ``text`` (recased, same offsets): tokens with part-of-speech tags
-    and entities. Cached, so the taggers of one story share one parse.
+    and entities. Cached, so the taggers of one story share one parse; a text ``read_ahead``
+    in a batch is taken from there.
 
     A long text is read piece by piece (``model_pieces``: whole paragraphs, so no name is cut,
     up to ``MODEL_CHARS``) and the pieces' readings are joined into one, with the offsets of the
     whole text: the model's memory stays that of one piece whatever the length of the story.
     Between pieces the tagger's time budget is checked, so a tagger that overran stops at the
     next piece."""
+    doc = _READ_AHEAD.pop(text, None)
+    if doc is not None:
+        return doc
     recased, nlp = recase(text), model()
     docs = []
     for start, end in model_pieces(text):

@@ -1,0 +1,109 @@
+"""Tagging batches on a real database: which versions a first try takes with it, that a held
+version's own message leaves it alone until the hold runs out, that a flash and a retried version
+go alone, and that a batch stores the tags each story gets when it is tagged on its own."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+
+from services.enrichment import service as enrichment
+from shared import db
+from shared.config import get_settings
+from shared.models import StoryVersion, VersionState
+from shared.timeutil import utcnow
+from tests.api.backends import BACKENDS, api_on
+from tests.api.pipeline import version_row
+
+STORIES = [
+    {"headline": "Kerry lands in Dushanbe", "body_text": "DUSHANBE, Tajikistan - John Kerry arrived in Tajikistan."},
+    {"headline": "Floods in Bavaria", "body_text": "MUNICH - Rivers burst their banks across Bavaria, Germany."},
+    {"headline": "Chile copper output up", "body_text": "SANTIAGO - Codelco said copper output in Chile rose."},
+    {"headline": "Kenya wins relay", "body_text": "NAIROBI - Kenya won the relay; Eliud Kipchoge ran the last leg."},
+]
+
+
+@pytest.fixture(params=BACKENDS)
+def either(request, monkeypatch, tmp_path):
+    """The in-process API on SQLite, and on PostgreSQL when a server is given."""
+    yield from api_on(request, monkeypatch, tmp_path)
+
+
+def file(api, story: dict, **fields) -> int:
+    filed = api.editor.post("/v1/stories", json={**story, **fields})
+    assert filed.status_code == 202, filed.text
+    return version_row(filed.json()["id"], 1).id
+
+
+def row(version_id: int) -> StoryVersion:
+    with db.read_scope() as session:
+        return session.get(StoryVersion, version_id)
+
+
+def ids(batch: list[enrichment.Untagged]) -> list[int]:
+    return [each.id for each in batch]
+
+
+def test_a_first_try_takes_untried_versions_most_urgent_first(either):
+    first, *others = [file(either, story, urgency=5) for story in STORIES[:3]]
+    urgent = file(either, STORIES[3], urgency=3)
+    batch, event_ids = enrichment.take_up(first)
+    assert (ids(batch), event_ids) == ([first, urgent, *others], [])
+    for version_id in ids(batch):
+        assert row(version_id).tries == 1
+    assert row(first).held_until is None
+    assert all(row(mate).held_until > utcnow() for mate in [urgent, *others])
+
+
+def test_a_held_version_is_left_to_its_batch_until_the_hold_runs_out(either):
+    first, mate = file(either, STORIES[0]), file(either, STORIES[1])
+    assert ids(enrichment.take_up(first)[0]) == [first, mate]
+    assert enrichment.take_up(mate) == ([], [])
+    assert row(mate).tries == 1
+
+    with db.session_scope() as session:  # the batch's worker died; its hold has run out
+        session.exec(update(StoryVersion).values(held_until=utcnow() - timedelta(seconds=1)))
+    batch, _ = enrichment.take_up(mate)
+    assert ids(batch) == [mate]  # a second try goes alone
+    assert row(mate).tries == 2
+
+
+def test_a_flash_goes_alone_and_takes_no_mates(either):
+    routine = file(either, STORIES[0])
+    flash = file(either, STORIES[1], urgency=1)
+    assert ids(enrichment.take_up(flash)[0]) == [flash]
+    assert row(routine).tries == 0
+    assert ids(enrichment.take_up(routine)[0]) == [routine]  # the flash is taken already
+
+
+def test_a_batch_stays_within_its_size_and_characters(either, monkeypatch):
+    monkeypatch.setenv("NEWSWIRE_TAGGING_BATCH_VERSIONS", "3")
+    get_settings.cache_clear()
+    versions = [file(either, story) for story in STORIES]
+    assert ids(enrichment.take_up(versions[0])[0]) == versions[:3]
+
+    long_story = {"headline": "A long one", "body_text": "Word " * 5000}
+    monkeypatch.setenv("NEWSWIRE_TAGGING_BATCH_CHARS", "20000")
+    get_settings.cache_clear()
+    too_long = file(either, long_story)
+    short = file(either, STORIES[0], headline="Kerry leaves Dushanbe")
+    assert ids(enrichment.take_up(short)[0]) == [short, versions[3]]
+    assert row(too_long).tries == 0
+
+
+@pytest.mark.parametrize("size", [1, 4])
+def test_batched_tags_are_the_tags_each_story_gets_alone(either, monkeypatch, size):
+    monkeypatch.setenv("NEWSWIRE_TAGGING_BATCH_VERSIONS", str(size))
+    get_settings.cache_clear()
+    versions = [file(either, story) for story in STORIES]
+    events = enrichment.enrich_version(versions[0])
+    assert len(events) == size
+    stored = [row(version_id) for version_id in versions[:size]]
+    for story, version in zip(STORIES, stored, strict=False):
+        assert (version.state, version.tries, version.held_until) == (VersionState.enriched, 0, None)
+        alone = enrichment.tags_for(headline=story["headline"], body=story["body_text"], located=None, language=None)
+        kept = {key: version.tags[key] for key in ("entities", "places", "people", "subjects", "keywords")}
+        assert kept == {key: alone.stored()[key] for key in kept}
+    assert {place["code"] for place in stored[0].tags["places"]} >= {"TJ"}
