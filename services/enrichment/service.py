@@ -146,7 +146,9 @@ def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
 
 def hold_mates(session: Session, first: Untagged, most: int, chars: int) -> list[Untagged]:
     """Other versions waiting untried, most urgent first, while the batch stays within ``chars``
-    characters: their tries counted and held for as long as a story's tagging may take."""
+    characters: their tries counted and held one tagger budget ahead (a batch takes well under a
+    second; a mate still held past that may be tagged again by its own message: the first write
+    wins)."""
     if most < 1:
         return []
     now = utcnow()

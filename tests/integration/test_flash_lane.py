@@ -34,3 +34,11 @@ def test_flash_story_overtakes_a_routine_backlog(stack):
     done = wait_for(enriched_order, timeout=120, what="the backlog to be enriched")
     order = sorted(ids, key=lambda story_id: done[story_id])
     assert order[0] == flash
+
+    def all_published():
+        with stack.engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT story_id FROM story_version WHERE state = 'published'")).all()
+        return set(ids) <= {story_id for (story_id,) in rows}
+
+    # the stack is shared: let the backlog go out before the next test counts what its sites get
+    wait_for(all_published, timeout=120, what="the backlog to be published")

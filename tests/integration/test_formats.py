@@ -46,9 +46,11 @@ class FormatSite:
             self.arrived.append((headers, body))
         return 200, {}
 
-    def documents(self) -> list[tuple[dict, bytes]]:
+    def documents(self, story_id: str) -> list[tuple[dict, bytes]]:
+        """What arrived of one story (the stack is shared: other tests' stories may still be on
+        their way to every active subscriber, this one included)."""
         with self.lock:
-            return list(self.arrived)
+            return [(headers, body) for headers, body in self.arrived if story_id.encode() in body]
 
     def close(self) -> None:
         self.endpoint.close()
@@ -63,18 +65,22 @@ def test_a_story_its_correction_and_its_kill_reach_newsml_g2_and_nitf_sites_in_o
     try:
         with stack.client(stack.editor_key) as api:
             story = api.post("/v1/stories", json=STORY).json()
-            path = f"/v1/stories/{story['id']}"
-            wait_for(lambda: len(g2_site.documents()) >= 1, timeout=60, what="version 1 as NewsML-G2")
+            path, story_id = f"/v1/stories/{story['id']}", story["id"]
+            wait_for(lambda: len(g2_site.documents(story_id)) >= 1, timeout=60, what="version 1 as NewsML-G2")
             corrected = api.post(f"{path}/corrections", json={**STORY, "note": "Corrects the countries"})
             assert corrected.status_code == 202, corrected.text
-            wait_for(lambda: len(g2_site.documents()) >= 2, timeout=60, what="version 2 as NewsML-G2")
+            wait_for(lambda: len(g2_site.documents(story_id)) >= 2, timeout=60, what="version 2 as NewsML-G2")
             killed = api.post(f"{path}/kill", json={"reason": "Legal: withdrawn"})
             assert killed.status_code == 202, killed.text
             sites = (g2_site, nitf_site, json_site)
-            wait_for(lambda: all(len(s.documents()) == 3 for s in sites), timeout=60, what="three versions everywhere")
-        _check_newsml_g2(g2_site.documents(), story["uri"])
-        _check_nitf(nitf_site.documents(), story["id"])
-        assert [h["content-type"] for h, _ in json_site.documents()] == ["application/json"] * 3
+            wait_for(
+                lambda: all(len(s.documents(story_id)) == 3 for s in sites),
+                timeout=60,
+                what="three versions everywhere",
+            )
+        _check_newsml_g2(g2_site.documents(story["id"]), story["uri"])
+        _check_nitf(nitf_site.documents(story["id"]), story["id"])
+        assert [h["content-type"] for h, _ in json_site.documents(story["id"])] == ["application/json"] * 3
     finally:
         for site in (g2_site, nitf_site, json_site):
             site.close()
