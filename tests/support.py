@@ -214,10 +214,6 @@ class Stack:
             os.kill(pid, signal.SIGKILL)
         return pids
 
-    def launch(self, name: str) -> None:
-        """Start a service that ``start`` left out."""
-        self._spawn(name, self.SERVICES[name])
-
     def restart(self, name: str) -> None:
         self._spawn(name, self.commands[name])
 

