@@ -22,7 +22,7 @@ from sqlmodel import Session, select
 
 from services.enrichment.taggers import TAGGER_VERSION, read_ahead, tag_story
 from shared import events, lifecycle, logs, metrics, tag_index
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.db import session_scope
 from shared.models import StoryVersion, VersionState
 from shared.tags import StoryTags, TaggerFailure
@@ -140,26 +140,27 @@ def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
         logs.bind(story_id=version.story_id, version=version.version)
         batch = [Untagged.of(version)]
         if version.tries == 1 and version.queue_urgency not in ALONE_URGENCIES:
-            batch += hold_mates(session, batch[0], settings.tagging_batch_versions - 1, settings.tagging_batch_chars)
+            batch += hold_mates(session, batch[0], settings)
         return batch, []
 
 
-def hold_mates(session: Session, first: Untagged, most: int, chars: int) -> list[Untagged]:
-    """Other versions waiting untried, most urgent first, while the batch stays within ``chars``
-    characters: their tries counted and held one tagger budget ahead (a batch takes well under a
-    second; a mate still held past that may be tagged again by its own message: the first write
+def hold_mates(session: Session, first: Untagged, settings: Settings) -> list[Untagged]:
+    """Other versions waiting untried, most urgent first, while the batch stays within its size
+    and characters: their tries counted and held one tagger budget ahead (a batch takes well under
+    a second; a mate still held past that may be tagged again by its own message: the first write
     wins)."""
+    most = settings.tagging_batch_versions - 1
     if most < 1:
         return []
     now = utcnow()
-    room, ids = chars - len(first.headline) - len(first.body), []
+    room, ids = settings.tagging_batch_chars - len(first.headline) - len(first.body), []
     for mate_id, length in session.execute(_MATES, {"version_id": first.id, "now": now, "limit": most}):
-        if (length or 0) <= room:
-            room -= length or 0
+        if length <= room:
+            room -= length
             ids.append(mate_id)
     if not ids:
         return []
-    until = now + timedelta(seconds=get_settings().tagger_budget_seconds)
+    until = now + timedelta(seconds=settings.tagger_budget_seconds)
     held = {row.id: row for row in session.execute(_HOLD, {"ids": ids, "until": until})}
     return [Untagged.of(held[mate_id]) for mate_id in ids if mate_id in held]
 
