@@ -93,6 +93,7 @@ class FtpServer:
     def start(self) -> None:
         from pyftpdlib.authorizers import DummyAuthorizer
         from pyftpdlib.handlers import FTPHandler, TLS_FTPHandler
+        from pyftpdlib.ioloop import IOLoop
         from pyftpdlib.servers import ThreadedFTPServer
 
         authorizer = DummyAuthorizer()
@@ -102,12 +103,25 @@ class FtpServer:
             attributes |= {"certfile": str(self.tls[0]), "keyfile": str(self.tls[1])}
             attributes |= {"tls_control_required": True, "tls_data_required": True}
         handler = type("Handler", (TLS_FTPHandler if self.tls else FTPHandler,), attributes)
-        self.server = ThreadedFTPServer(("127.0.0.1", self.port), handler)
-        threading.Thread(target=self.server.serve_forever, kwargs={"timeout": 0.2}, daemon=True).start()
+        # pyftpdlib shares one IOLoop and one exit flag between every threaded server of a process:
+        # the server stopped a moment ago would end the new one's sessions. Each gets its own.
+        server_class = type("Server", (ThreadedFTPServer,), {"_exit": threading.Event()})
+        self.server = server_class(("127.0.0.1", self.port), handler, ioloop=IOLoop())
+        self._stopping = threading.Event()
+        self._serving = threading.Thread(target=self._serve, args=(self.server, self._stopping), daemon=True)
+        self._serving.start()
+
+    @staticmethod
+    def _serve(server, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            server.serve_forever(timeout=0.1, blocking=False, handle_exit=False)
+        server.close_all()
 
     def stop(self) -> None:
+        """Returns once the port is closed and every session has ended."""
         if self.server is not None:
-            self.server.close_all()
+            self._stopping.set()
+            self._serving.join(15)
             self.server = None
 
     close = stop
