@@ -2,7 +2,7 @@
 one Celery worker process per stage, the scheduler, SQLite or PostgreSQL).
 
     python -m bench.pipeline [--sequential 30] [--burst 300] [--postgres URL]
-    python -m bench.pipeline --tiny [--stories 300] [--paced 200] [--clients 8] [--repeat 3] [--postgres URL]
+    python -m bench.pipeline --tiny [--stories 300] [--paced 200] [--rate R] [--clients 8] [--repeat 3] [--postgres URL]
     python -m bench.pipeline --conll GOLD.jsonl [--docs 100] [--clients 8] [--repeat 3] [--postgres URL]
 
 Default mode (the 7 KB seed story, headline numbered per post):
@@ -17,7 +17,8 @@ so the plumbing shows). Project: ``--stories`` tiny stories from ``--clients`` c
 stories/s from the first POST to the last verified arrival, and POST → arrival p50/p99 of that
 run; then ``--paced`` stories posted open-loop at half the median stories/s just measured (each
 story due at a fixed time whether or not the earlier ones arrived; latency runs from when it was
-due), for p50/p99 at half load. Bare: the same two measurements, back to back on the same Redis
+due), for p50/p99 at half load (or at ``--rate`` stories/s, to compare two versions of the code at
+one load). Bare: the same two measurements, back to back on the same Redis
 once the project's processes have stopped, with ``bench.bare.celery_chain`` — the project's own
 Celery settings, three no-op tasks chained through three queues (one worker per queue, the stack's
 pools and concurrency), the last POSTing a signed tiny event to the same receiver; the client
@@ -262,7 +263,7 @@ def rounds(post: Post, arrivals: dict[str, float], args: argparse.Namespace) -> 
         bursts.append(burst_run(post, arrivals, first, args.stories, args.clients))
         first += args.stories
     rates = [args.stories / b["done"] for b in bursts]
-    half = statistics.median(rates) / 2
+    half = args.rate or statistics.median(rates) / 2
     paced = []
     for _ in range(args.repeat):
         paced.append(paced_run(post, arrivals, first, args.paced, half, args.clients))
@@ -323,6 +324,8 @@ def tiny_report(args: argparse.Namespace, project: dict, bare: dict, bare_worker
         return f"| {name} | " + " | ".join(cells) + " |"
 
     half = f"half rate (project {project['half']:.1f}/s, bare {bare['half']:.1f}/s), {args.paced} each"
+    if args.rate:
+        half = f"{args.rate:.1f} stories/s (--rate), {args.paced} each"
     lines = [
         f"Machine: {describe()}; database: {backend(args.postgres)}.",
         f"Project: the real stack ({WORKERS}). Bare: bench.bare.celery_chain ({bare_workers}), the project's "
@@ -428,6 +431,9 @@ def parse_args() -> argparse.Namespace:
         "--bare-tagging", action="store_true", help="--tiny: the bare chain's first task tags the story too"
     )
     parser.add_argument("--paced", type=int, help="--tiny: stories per half-rate run (default: 2/3 of --stories)")
+    parser.add_argument(
+        "--rate", type=float, help="--tiny: the open-loop runs' stories/s (default: half the median full-speed rate)"
+    )
     parser.add_argument("--docs", type=int, default=100, help="--conll: the first N documents")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--repeat", type=int, default=3)

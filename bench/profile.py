@@ -146,16 +146,14 @@ def profile_pipeline(
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         commands_before = redis_commands(stack.env["NEWSWIRE_REDIS_URL"])
         transactions_before = transactions(stack)
-        samplers = [
-            sample(pid, stories / (10 if kind == "tiny" else 2) + 5, out / f"{name}.txt", subprocesses=True, gil=gil)
-            for name, pid in pids.items()
-        ]
+        window = stories / (10 if kind == "tiny" else 2) + 5
+        samplers = [sample(pid, window, out / f"{name}.txt", subprocesses=True, gil=gil) for name, pid in pids.items()]
         burst_run(post, receiver.arrivals, 0, stories, clients)
         used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         commands = redis_commands(stack.env["NEWSWIRE_REDIS_URL"]) - commands_before
         transactions_after = transactions(stack)
         for sampler in samplers:
-            sampler.wait(120)
+            sampler.wait(window + 60)
     lines = [describe(), "", f"{stories} {kind} stories from {clients} clients, POST → verified arrival", ""]
     lines += [f"Stack: {describe_stack()}", ""]
     lines += ["| stage | CPU ms per story |", "|---|---|"]

@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     #: their characters at most: the model reads a batch faster than its stories one by one.
     tagging_batch_versions: int = 8
     tagging_batch_chars: int = 20000
+    #: Versions at most in one message to the publish workers, when several wait to be published
+    #: at one urgency (a tagging batch, a sweep): each costs its own render, but one Celery hop
+    #: and one delivery message serve them all (1: a message each).
+    publish_group_versions: int = 8
     #: Every Redis call (broker, API, scheduler) gives up after this: a Redis that accepts
     #: connections and never answers must not hang a request or a sweep.
     redis_socket_timeout_seconds: float = 1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from shared import queue
+from shared.config import get_settings
 from shared.db import read_scope, session_scope
 from shared.models import OutboxEvent, VersionState
 from shared.queue import priority_for_urgency
@@ -33,6 +35,12 @@ TASK_FOR_EVENT = {
     "version.enriched": "publish.render_version",
     "version.released": "publish.render_version",
 }
+
+#: Tasks that take several version ids in one message (a list), when events for them wait at the
+#: same urgency: a tagging batch's versions then cost the publish workers one Celery hop (and one
+#: delivery message) in all. Enrichment takes one id a message: its own batches are formed where
+#: the versions wait, so that both of its processes share a burst.
+GROUPED_TASKS = frozenset({"publish.render_version"})
 
 #: The event that moves a version on from each waiting state.
 EVENT_FOR_STATE = {
@@ -172,6 +180,43 @@ class Coalescer:
 api_relay = Coalescer()
 
 
+@dataclass
+class Message:
+    """One message to a stage: the versions it moves on and the events it sends."""
+
+    task: str
+    priority: int
+    version_ids: list[int] = field(default_factory=list)
+    event_ids: list[int] = field(default_factory=list)
+
+    @property
+    def argument(self) -> int | list[int]:
+        """A version id, or a list of them for a group (a task in ``GROUPED_TASKS``)."""
+        return self.version_ids if len(self.version_ids) > 1 else self.version_ids[0]
+
+
+def messages(events: list[Event], group_size: int) -> list[Message]:
+    """The messages that send the events, in their order: consecutive events for a task in
+    ``GROUPED_TASKS`` at the same priority share one, up to ``group_size`` versions (a version
+    named twice, by an event and the sweep's fresh one, is named once)."""
+    out: list[Message] = []
+    for event_id, kind, version_id, priority in events:
+        task, last = TASK_FOR_EVENT[kind], out[-1] if out else None
+        joins = (
+            last is not None
+            and task in GROUPED_TASKS
+            and (last.task, last.priority) == (task, priority)
+            and (version_id in last.version_ids or len(last.version_ids) < group_size)
+        )
+        if not joins:
+            last = Message(task, priority)
+            out.append(last)
+        if version_id not in last.version_ids:
+            last.version_ids.append(version_id)
+        last.event_ids.append(event_id)
+    return out
+
+
 def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]]) -> int:
     try:
         claimed = take(event_ids)
@@ -180,9 +225,9 @@ def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]])
         return 0
     sent: list[int] = []
     try:
-        for event_id, kind, version_id, priority in claimed:
-            queue.send(TASK_FOR_EVENT[kind], version_id, priority)
-            sent.append(event_id)
+        for message in messages(claimed, get_settings().publish_group_versions):
+            queue.send(message.task, message.argument, message.priority)
+            sent += message.event_ids
     except Exception:  # broker trouble: the rest is released for the sweep
         log.warning("outbox events not sent; the sweep will retry", exc_info=True)
         _release([event[0] for event in claimed[len(sent) :]])

@@ -51,6 +51,12 @@ class Rendered:
     #: When the POST of the version arrived, if this render published it.
     published_received_at: datetime | None = None
 
+    def __iadd__(self, other: Rendered) -> Rendered:
+        """Gather what several renders leave to do (a group's)."""
+        self.deliveries += other.deliveries
+        self.event_ids += other.event_ids
+        return self
+
 
 def render_version(version_id: int) -> Rendered:
     """Publish the version if it is ready and no earlier version of its story is still on its

@@ -6,6 +6,7 @@ from celery.signals import worker_shutdown
 
 from services.publish import engine, render
 from services.publish.delivery import Due
+from services.publish.render import Rendered
 from shared import events, lifecycle, logs
 from shared.queue import get_celery
 
@@ -14,11 +15,21 @@ worker_shutdown.connect(engine.stop_engine)
 
 
 @app.task(name="publish.render_version")
-def render_version(version_id: int) -> None:
-    with logs.bound(version_id=version_id), lifecycle.step_errors_noted(version_id):  # ``render`` binds the ids
-        rendered = render.render_version(version_id)
-        render.dispatch(rendered.deliveries)
-        events.relay(rendered.event_ids)
+def render_version(version_ids: int | list[int]) -> None:
+    """Render a version, or a group of them in order (see ``events.GROUPED_TASKS``); queue their
+    deliveries together. A version whose step raised keeps its error for the stuck sweep, and the
+    task fails with it once the others are done."""
+    rendered, raised = Rendered(), []
+    for version_id in [version_ids] if isinstance(version_ids, int) else version_ids:
+        try:
+            with logs.bound(version_id=version_id), lifecycle.step_errors_noted(version_id):  # ``render`` binds the ids
+                rendered += render.render_version(version_id)
+        except Exception as exc:
+            raised.append(exc)
+    render.dispatch(rendered.deliveries)
+    events.relay(rendered.event_ids)
+    if raised:
+        raise raised[0]
 
 
 @app.task(name="delivery.send")
