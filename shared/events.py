@@ -2,7 +2,8 @@
 
 ``record`` adds the event to the caller's session (same transaction as the change), leased to
 the process that writes it: nobody else sends it while that process relays it. ``relay`` reads
-the events it was given, hands each to Celery and marks them sent (one write per batch, no
+the events it was given, hands them to Celery (a message each; consecutive publish events at one
+priority share one, ``messages``) and marks them sent (one write per batch, no
 claim: the lease was taken with the change). Whatever a crash or a Redis outage leaves unsent,
 the scheduler's ``relay_unsent`` claims (a conditional UPDATE: SQLite has no SKIP LOCKED) and
 sends once the lease has run out; a relay that cannot send releases its events at once.

@@ -101,9 +101,10 @@ def resting() -> bool:
 
 
 def send(task_name: str, argument: object, priority: int) -> None:
-    """Hand one message (an id, nothing more) to the broker. Every message leaves through here,
-    so the in-process tests replace this one function to record what would be queued. After a
-    failure, sends fail at once for ``broker_backoff_seconds`` (no request waits on a dead broker)."""
+    """Hand one message (an id, or a publish group's ids; nothing more) to the broker. Every
+    message leaves through here, so the in-process tests replace this one function to record what
+    would be queued. After a failure, sends fail at once for ``broker_backoff_seconds`` (no
+    request waits on a dead broker)."""
     global _broker_failed_at
     if resting():
         raise BrokerUnavailable("the broker failed a moment ago")
