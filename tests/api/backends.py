@@ -15,8 +15,6 @@ from shared.config import get_settings
 from tests.api.conftest import Api, Sent, _point_settings_at, client, make_key
 from tests.support import PostgresDatabase
 
-BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("NEWSWIRE_TEST_POSTGRES_URL") else [])
-
 
 @contextmanager
 def postgres_api(monkeypatch: pytest.MonkeyPatch, folder: Path) -> Iterator[Api]:

@@ -5,6 +5,7 @@ real workers lives in tests/integration."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -95,6 +96,18 @@ def make_key(role: str, name: str | None = None) -> str:
     with db.session_scope() as session:
         _row, key = create_key(session=session, name=name or f"test {role}", role=role)
     return key
+
+
+#: The databases the in-process tests run on: SQLite always, PostgreSQL when a server is given.
+BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("NEWSWIRE_TEST_POSTGRES_URL") else [])
+
+
+@pytest.fixture(params=BACKENDS)
+def either(request, monkeypatch, tmp_path) -> Iterator[Api]:
+    """The in-process API on SQLite, and on PostgreSQL when a server is given."""
+    from tests.api.backends import api_on
+
+    yield from api_on(request, monkeypatch, tmp_path)
 
 
 @pytest.fixture

@@ -15,8 +15,7 @@ from shared import idempotency as shared_idempotency
 from shared.config import Settings
 from shared.models import IdempotencyRecord
 from shared.timeutil import utcnow
-from tests.api.backends import BACKENDS
-from tests.api.conftest import client, count, make_key
+from tests.api.conftest import BACKENDS, client, count, make_key
 from tests.support import PostgresDatabase
 
 STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}

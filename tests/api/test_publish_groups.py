@@ -8,16 +8,9 @@ import pytest
 
 from services.publish.formats import ninjs
 from shared import db, events
-from tests.api.backends import BACKENDS, api_on
 from tests.api.pipeline import deliveries, enrich, version_row
 
 HEADLINES = ["Kerry lands in Dushanbe", "Floods in Bavaria", "Chile copper output up"]
-
-
-@pytest.fixture(params=BACKENDS)
-def either(request, monkeypatch, tmp_path):
-    """The in-process API on SQLite, and on PostgreSQL when a server is given."""
-    yield from api_on(request, monkeypatch, tmp_path)
 
 
 def tagged_batch(api) -> tuple[list[str], list[int]]:

@@ -14,7 +14,6 @@ from shared import db
 from shared.config import get_settings
 from shared.models import StoryVersion, VersionState
 from shared.timeutil import utcnow
-from tests.api.backends import BACKENDS, api_on
 from tests.api.pipeline import version_row
 
 STORIES = [
@@ -23,12 +22,6 @@ STORIES = [
     {"headline": "Chile copper output up", "body_text": "SANTIAGO - Codelco said copper output in Chile rose."},
     {"headline": "Kenya wins relay", "body_text": "NAIROBI - Kenya won the relay; Eliud Kipchoge ran the last leg."},
 ]
-
-
-@pytest.fixture(params=BACKENDS)
-def either(request, monkeypatch, tmp_path):
-    """The in-process API on SQLite, and on PostgreSQL when a server is given."""
-    yield from api_on(request, monkeypatch, tmp_path)
 
 
 def file(api, story: dict, **fields) -> int:
