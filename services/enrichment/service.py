@@ -38,12 +38,17 @@ ALONE_URGENCIES = (1, 2)
 # bench.statements``); values are bound at each run.
 _VERSIONS = StoryVersion.__table__
 _NOT_HELD = or_(_VERSIONS.c.held_until.is_(None), _VERSIONS.c.held_until < bindparam("now"))
-#: The version, if it still waits to be tagged and no batch holds it.
-_WAITING = select(StoryVersion).where(
-    StoryVersion.id == bindparam("version_id"), StoryVersion.state == VersionState.stored, _NOT_HELD
+#: The version, if it still waits to be tagged and no batch holds it; locked (PostgreSQL: if a batch
+#: is taking it up right now, wait for that to commit and read it held; SQLite serialises writers).
+_WAITING = (
+    select(StoryVersion)
+    .where(StoryVersion.id == bindparam("version_id"), StoryVersion.state == VersionState.stored, _NOT_HELD)
+    .with_for_update()
 )
 _UNTRIED = (_VERSIONS.c.state == VersionState.stored, _VERSIONS.c.tries == 0)
-#: Versions that could join a batch, most urgent first, with their length in characters.
+#: Versions that could join a batch, most urgent first, with their length in characters; locked,
+#: passing over those another worker is taking up right now (PostgreSQL ``SKIP LOCKED``). Two workers
+#: that waited for each other's rows here would deadlock: each holds its own first version already.
 _MATES = (
     select(
         _VERSIONS.c.id,
@@ -53,6 +58,7 @@ _MATES = (
     .where(*_UNTRIED, _NOT_HELD, _VERSIONS.c.id != bindparam("version_id"))
     .order_by(_VERSIONS.c.urgency, _VERSIONS.c.id)
     .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
 )
 _UNTAGGED_COLUMNS = [
     _VERSIONS.c[name]

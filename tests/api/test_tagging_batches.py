@@ -1,19 +1,22 @@
 """Tagging batches on a real database: which versions a first try takes with it, that a held
 version's own message leaves it alone until the hold runs out, that a flash and a retried version
-go alone, and that a batch stores the tags each story gets when it is tagged on its own."""
+go alone, that workers taking up at once neither wait for each other nor share a version, and that
+a batch stores the tags each story gets when it is tagged on its own."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from services.enrichment import service as enrichment
 from shared import db
 from shared.config import get_settings
 from shared.models import StoryVersion, VersionState
 from shared.timeutil import utcnow
+from tests.api.conftest import BACKENDS
 from tests.api.pipeline import version_row
 
 STORIES = [
@@ -84,6 +87,30 @@ def test_a_batch_stays_within_its_size_and_characters(either, monkeypatch):
     short = file(either, STORIES[0], headline="Kerry leaves Dushanbe")
     assert ids(enrichment.take_up(short)[0]) == [short, versions[3]]
     assert row(too_long).tries == 0
+
+
+@pytest.mark.parametrize("either", [backend for backend in BACKENDS if backend == "postgres"], indirect=True)
+def test_a_version_another_worker_is_taking_up_is_passed_over_not_waited_for(either):
+    """PostgreSQL locks rows, not the database: a batch that waited for a row another worker is
+    taking up would deadlock with it (each holds its own first version already)."""
+    first, busy, free = (file(either, story) for story in STORIES[:3])
+    with db.get_engine().connect() as other, ThreadPoolExecutor(1) as pool:
+        other.execute(select(StoryVersion.id).where(StoryVersion.id == busy).with_for_update())
+        taking_up = pool.submit(enrichment.take_up, first)
+        try:
+            batch, _ = taking_up.result(timeout=30)  # bounded: without SKIP LOCKED it waits for `other`
+        finally:
+            other.rollback()
+    assert ids(batch) == [first, free]
+    assert row(busy).tries == 0
+
+
+def test_workers_taking_up_at_once_share_the_versions_out_once_each(either):
+    versions = [file(either, STORIES[n % 4], headline=f"Story {n}") for n in range(16)]
+    with ThreadPoolExecutor(4) as pool:
+        batches = [batch for batch, _ in pool.map(enrichment.take_up, versions)]
+    assert sorted(version_id for batch in batches for version_id in ids(batch)) == versions
+    assert all(row(version_id).tries == 1 for version_id in versions)
 
 
 @pytest.mark.parametrize("size", [1, 4])
