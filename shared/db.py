@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Select, bindparam, event, func, select, text
+from sqlalchemy import Select, Update, bindparam, event, func, select, text, update
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -149,6 +149,30 @@ def next_in_sequence(session: Session, column, lock_key: int) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(_ADVISORY_LOCK, {"key": lock_key})
     return (session.execute(_highest(column)).scalar() or 0) + 1
+
+
+def number_at_commit(session: Session, column, lock_key: int, row_id) -> int:
+    """Give the row whose primary key is ``row_id`` the next number of a commit-ordered sequence,
+    as the last step of its transaction (the caller commits next): the lock that keeps numbers in
+    commit order (see ``next_in_sequence``) is then held for two statements and the commit, not
+    for the whole transaction — on PostgreSQL, concurrent filers do their work side by side and
+    queue only to be numbered."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(_ADVISORY_LOCK, {"key": lock_key})
+    return session.execute(_numbering(column), {"row_id": row_id}).scalar_one()
+
+
+@functools.cache
+def _numbering(column) -> Update:
+    """``UPDATE … SET column = max(column) + 1 WHERE id = :row_id RETURNING column``, built once."""
+    table = column.table
+    highest = select(func.coalesce(func.max(column), 0) + 1).scalar_subquery()
+    return (
+        update(table)
+        .where(table.primary_key.columns.values()[0] == bindparam("row_id"))
+        .values({column.name: highest})
+        .returning(column)
+    )
 
 
 @functools.cache

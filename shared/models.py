@@ -128,8 +128,9 @@ class Story(SQLModel, table=True):
     __table_args__ = (Index("ix_story_created", "created_at", "id"),)
 
     id: str = Field(default_factory=new_id, primary_key=True)
-    #: Position in the story list, numbered in commit order (see ingest's ``stories.service``).
-    seq: int = Field(unique=True)
+    #: Position in the story list, numbered in commit order: given just before the transaction
+    #: that inserts the story commits (``db.number_at_commit``), so never None once committed.
+    seq: int | None = Field(default=None, unique=True)
     current_version: int = 1
     #: The editors' tag additions and removals ({"add": [...], "remove": [...]}); they apply
     #: to every version and no tagger run overwrites them.

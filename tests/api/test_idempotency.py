@@ -1,6 +1,12 @@
 """Idempotency-Key on create, update, correction and kill: a retry files nothing new."""
 
-from tests.api.conftest import count
+from concurrent.futures import ThreadPoolExecutor
+
+from sqlmodel import select
+
+from shared import db
+from shared.models import Story
+from tests.api.conftest import client, count
 
 STORY = {"headline": "Kerry lands in Dushanbe", "body_text": "Kerry arrived in Tajikistan."}
 
@@ -65,3 +71,26 @@ def test_a_replay_answers_even_when_its_version_was_withdrawn_or_superseded(api)
     assert again.status_code == 202
     assert again.json()["version"] == first.json()["version"] == 2
     assert again.json()["status"] == "superseded"
+
+
+def test_requests_racing_with_one_key_store_one_story(either):
+    """On PostgreSQL the later ones meet the first's key row, wait for it to commit, and run
+    again to replay its answer (``once_per_key``)."""
+    clients = [client(either.editor_key) for _ in range(6)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        racing = [
+            pool.submit(each.post, "/v1/stories", json=STORY, headers={"Idempotency-Key": "r1"}) for each in clients
+        ]
+        answers = [answer.result() for answer in racing]
+    assert [answer.status_code for answer in answers] == [202] * len(clients)
+    assert len({answer.json()["id"] for answer in answers}) == 1
+    assert count("story") == 1
+
+
+def test_stories_filed_at_once_are_numbered_one_by_one(either):
+    clients = [client(either.editor_key) for _ in range(6)]
+    with ThreadPoolExecutor(len(clients)) as pool:
+        answers = list(pool.map(lambda n: clients[n % 6].post("/v1/stories", json=STORY), range(30)))
+    assert [answer.status_code for answer in answers] == [202] * 30
+    with db.read_scope() as session:
+        assert sorted(session.exec(select(Story.seq)).all()) == list(range(1, 31))

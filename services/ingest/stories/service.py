@@ -20,6 +20,7 @@ from typing import Any
 
 import pycountry
 from sqlalchemy import or_, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from services.ingest.exceptions import Conflict, Invalid, NotFound
@@ -159,7 +160,7 @@ def _file(
     )
 
 
-#: PostgreSQL advisory lock under which new stories are numbered (see ``db.next_in_sequence``).
+#: PostgreSQL advisory lock under which new stories are numbered (see ``db.number_at_commit``).
 STORY_SEQUENCE_LOCK = 7_204_551
 
 
@@ -187,13 +188,13 @@ def _create(
     idempotency_key: idempotency.Key | None,
 ) -> Filed:
     digest = idempotency.request_hash("create", None, payload)
-    seq = db.next_in_sequence(session, Story.seq, STORY_SEQUENCE_LOCK)  # first: serialises equal keys too
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
         return _replayed(session, earlier)
-    story = Story(seq=seq)
+    story = Story()
     filed = _file(session, story, kind=VersionKind.original, content=_content(payload, content), filed_by=filed_by)
-    idempotency.remember(session, idempotency_key, digest, story.id, 1)
+    idempotency.remember(session, idempotency_key, digest, story.id, 1)  # an equal key first: IntegrityError
+    set_committed_value(story, "seq", db.number_at_commit(session, Story.seq, STORY_SEQUENCE_LOCK, story.id))
     return filed
 
 
