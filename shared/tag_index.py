@@ -31,13 +31,19 @@ def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
     return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
 
 
-def reindex(session: Session, story_id: str) -> None:
+def reindex(session: Session, story_id: str, tagged: tuple[int, StoryTags] | None = None) -> None:
     """Rewrite the story's rows. Takes the story's row lock (PostgreSQL), so two versions of one
-    story enriched at the same moment, or a tag edit meanwhile, rewrite the index one at a time."""
+    story enriched at the same moment, or a tag edit meanwhile, rewrite the index one at a time.
+    ``tagged``: the version number and tags just written; if that is the story's newest version,
+    its tags are the newest and need not be read back."""
     story = session.exec(_LOCK_STORY, params={"story_id": story_id}).first()
     if story is None:
         return
     session.execute(_DROP, {"story_id": story_id})
-    rows = [{"story_id": story_id, "kind": kind, "code": code} for kind, code in story_codes(session, story)]
+    if tagged is not None and tagged[0] == story.current_version:
+        codes = index_codes(effective_tags(tagged[1], EditorTagChanges.from_stored(story.manual_tags)))
+    else:
+        codes = story_codes(session, story)
+    rows = [{"story_id": story_id, "kind": kind, "code": code} for kind, code in codes]
     if rows:
         session.execute(_ADD, rows)

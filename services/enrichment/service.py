@@ -182,7 +182,7 @@ def store_tags(tagged: list[tuple[Untagged, StoryTags]]) -> list[int]:
             result = session.execute(_ENRICH, {"version_id": version.id, **enriched, **cleared})
             if result.rowcount != 1:
                 continue
-            tag_index.reindex(session, version.story_id)
+            tag_index.reindex(session, version.story_id, (version.version, tags))
             event_ids.append(events.record(session, "version.enriched", version.id, version.urgency))
             stored.append((version, tags))
     for version, tags in stored:

@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select, update
 
 from services.enrichment import service as enrichment
-from shared import db
+from shared import db, tag_index
 from shared.config import get_settings
-from shared.models import StoryVersion, VersionState
+from shared.models import Story, StoryTag, StoryVersion, VersionState
 from shared.timeutil import utcnow
 from tests.api.conftest import BACKENDS
 from tests.api.pipeline import version_row
@@ -127,3 +127,29 @@ def test_batched_tags_are_the_tags_each_story_gets_alone(either, monkeypatch, si
         kept = {key: version.tags[key] for key in ("entities", "places", "people", "subjects", "keywords")}
         assert kept == {key: alone.stored()[key] for key in kept}
     assert {place["code"] for place in stored[0].tags["places"]} >= {"TJ"}
+
+
+def indexed(story_id: str) -> set[tuple[str, str]]:
+    with db.read_scope() as session:
+        return set(session.exec(select(StoryTag.kind, StoryTag.code).where(StoryTag.story_id == story_id)).all())
+
+
+def read_back(story_id: str) -> set[tuple[str, str]]:
+    """The codes the stored tags give, read back from the database."""
+    with db.read_scope() as session:
+        return tag_index.story_codes(session, session.get(Story, story_id))
+
+
+def test_the_tag_index_holds_the_newest_tags_whatever_order_versions_are_tagged_in(either, monkeypatch):
+    monkeypatch.setenv("NEWSWIRE_TAGGING_BATCH_VERSIONS", "1")
+    get_settings.cache_clear()
+    first = file(either, STORIES[0])
+    story_id = row(first).story_id
+    either.editor.put(f"/v1/stories/{story_id}", json=STORIES[1])
+    second = version_row(story_id, 2).id
+    enrichment.enrich_version(second)
+    assert ("place", "DE") in indexed(story_id)
+    assert indexed(story_id) == read_back(story_id)
+    enrichment.enrich_version(first)  # an older version tagged later leaves the newest tags indexed
+    assert ("place", "DE") in indexed(story_id) and ("place", "TJ") not in indexed(story_id)
+    assert indexed(story_id) == read_back(story_id)
