@@ -20,6 +20,9 @@ _NEWEST_FIRST = (
     .order_by(StoryVersion.version.desc())
 )
 _LOCK_STORY = select(Story).where(Story.id == bindparam("story_id")).with_for_update()
+_LOCK_STORIES = (
+    select(Story.id).where(Story.id.in_(bindparam("story_ids", expanding=True))).order_by(Story.id).with_for_update()
+)
 _DROP = delete(_TAGS).where(_TAGS.c.story_id == bindparam("story_id"))
 _ADD = insert(_TAGS)
 
@@ -29,6 +32,13 @@ def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
     newest = session.exec(_NEWEST_FIRST, params={"story_id": story.id}).all()
     auto = StoryTags.from_stored(next((tags for tags in newest if tags), None))
     return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
+
+
+def lock_stories(session: Session, story_ids: set[str]) -> None:
+    """Take the stories' row locks (PostgreSQL), in one order, before a transaction writes their
+    versions: the desk takes a story's lock before its versions (a kill withdraws them), so a
+    writer that locked a version first and then waited for its story could deadlock with it."""
+    session.execute(_LOCK_STORIES, {"story_ids": sorted(story_ids)})
 
 
 def reindex(session: Session, story_id: str, tagged: tuple[int, StoryTags] | None = None) -> None:

@@ -5,16 +5,18 @@ a batch stores the tags each story gets when it is tagged on its own."""
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from services.enrichment import service as enrichment
 from shared import db, tag_index
 from shared.config import get_settings
 from shared.models import Story, StoryTag, StoryVersion, VersionState
+from shared.tags import StoryTags
 from shared.timeutil import utcnow
 from tests.api.conftest import BACKENDS
 from tests.api.pipeline import version_row
@@ -103,6 +105,34 @@ def test_a_version_another_worker_is_taking_up_is_passed_over_not_waited_for(eit
             other.rollback()
     assert ids(batch) == [first, free]
     assert row(busy).tries == 0
+
+
+def lock_waits() -> int:
+    """Sessions of this database waiting for a lock (read in a transaction of its own: a
+    transaction sees one snapshot of pg_stat_activity)."""
+    waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    with db.get_engine().connect() as connection:
+        return connection.execute(text(waiting)).scalar_one()
+
+
+@pytest.mark.parametrize("either", [backend for backend in BACKENDS if backend == "postgres"], indirect=True)
+def test_storing_tags_waits_for_a_kill_holding_the_story_without_deadlocking(either):
+    """A kill locks the story, then withdraws its versions; storing tags locks the stories first too."""
+    version_id = file(either, STORIES[0])
+    (taken,), _ = enrichment.take_up(version_id)
+    story_id = row(version_id).story_id
+    withdraw = update(StoryVersion).where(StoryVersion.id == version_id).values(state=VersionState.withdrawn)
+    with db.get_engine().connect() as kill, ThreadPoolExecutor(1) as pool:
+        kill.execute(select(Story.id).where(Story.id == story_id).with_for_update())
+        storing = pool.submit(enrichment.store_tags, [(taken, StoryTags())])
+        for _ in range(600):  # bounded: until storing waits for a lock (or has finished)
+            if lock_waits() or storing.done():
+                break
+            time.sleep(0.05)
+        kill.execute(withdraw)
+        kill.commit()
+        assert storing.result(timeout=30) == []
+    assert row(version_id).state == VersionState.withdrawn
 
 
 def test_workers_taking_up_at_once_share_the_versions_out_once_each(either):
