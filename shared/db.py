@@ -10,6 +10,7 @@ busy timeout instead of failing on a read-to-write lock upgrade; read-only sessi
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import functools
 import os
 import threading
@@ -109,17 +110,55 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
-#: SQLite takes one writer at a time; a writer that finds the lock taken sleeps in steps of up to
-#: 100 ms (its busy handler) and may sleep on after the lock is free. Threads of one process queue
-#: here instead, in turn (the wait for writers of other processes is still SQLite's).
-_sqlite_writers = threading.RLock()
+class SqliteWriterTurn:
+    """Writers of one SQLite database take turns across processes on an exclusive ``flock`` of a
+    file beside it, held from before ``BEGIN IMMEDIATE`` until after the commit. SQLite takes one
+    writer at a time, and a writer that finds its lock taken sleeps in growing steps (1, 2, 5, 10 …
+    100 ms: its busy handler), so it may sleep on long after the lock is free; the kernel hands a
+    ``flock`` to the next waiter the moment it is released. Threads of one process queue on a
+    re-entrant lock first (a nested scope already has the turn). Writers that do not take the turn
+    (migrations) still meet SQLite's busy timeout."""
+
+    def __init__(self) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._files: dict[tuple[int, str], int] = {}
+
+    @contextmanager
+    def __call__(self, database: str | None) -> Iterator[None]:
+        with self._threads:
+            descriptor = self._file(database) if self._depth == 0 else None
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_EX)
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+                if descriptor is not None:
+                    fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+    def _file(self, database: str | None) -> int | None:
+        """This process's descriptor of the turn file (a forked child opens its own: a descriptor
+        shared with the parent would share its lock too); None for an in-memory database."""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return None
+        key = (os.getpid(), database)
+        if key not in self._files:
+            path = Path(f"{database}.writers")
+            private_file(path)
+            self._files[key] = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        return self._files[key]
+
+
+_sqlite_writers = SqliteWriterTurn()
 
 
 @contextmanager
 def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
     engine = get_engine(settings)
-    turn = _sqlite_writers if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    turn = _sqlite_writers(engine.url.database) if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     with turn, Session(engine, expire_on_commit=False) as session:
         try:
             yield session
