@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from bench.ingest import _aiohttp_load, start_project
 from bench.machine import describe
+from bench.pg_waits import WaitSampler
 from bench.pipeline import SEED, burst_run, conll_story, project_stack, story_poster, tiny_story, warm_up
 from bench.stack import describe as describe_stack
 from tests.support import children
@@ -135,8 +136,9 @@ def transactions(stack) -> int | None:
 def profile_pipeline(
     stories: int, clients: int, top: int, out: Path, kind: str = "tiny", postgres: str | None = None, gil: bool = False
 ) -> str:
-    """Stories through the whole stack; per stage, CPU per story and where it goes. ``kind``: a
-    name in ``STORIES``, or the path of a CoNLL JSON-lines file."""
+    """Stories through the whole stack; per stage, CPU per story and where it goes (and, on
+    PostgreSQL, what its sessions wait for). ``kind``: a name in ``STORIES``, or the path of a
+    CoNLL JSON-lines file."""
     out.mkdir(parents=True, exist_ok=True)
     make_story = STORIES.get(kind) or conll_stories(Path(kind))
     with project_stack(postgres) as (stack, receiver, api):
@@ -148,26 +150,42 @@ def profile_pipeline(
         transactions_before = transactions(stack)
         window = stories / (10 if kind == "tiny" else 2) + 5
         samplers = [sample(pid, window, out / f"{name}.txt", subprocesses=True, gil=gil) for name, pid in pids.items()]
-        burst_run(post, receiver.arrivals, 0, stories, clients)
+        on_postgres = stack.engine.dialect.name == "postgresql"
+        with WaitSampler(stack.engine) if on_postgres else contextlib.nullcontext() as waits:
+            burst_run(post, receiver.arrivals, 0, stories, clients)
         used = {name: cpu_seconds(pid) - before[name] for name, pid in pids.items()}
         commands = redis_commands(stack.env["NEWSWIRE_REDIS_URL"]) - commands_before
         transactions_after = transactions(stack)
         for sampler in samplers:
             sampler.wait(window + 60)
     lines = [describe(), "", f"{stories} {kind} stories from {clients} clients, POST → verified arrival", ""]
-    lines += [f"Stack: {describe_stack()}", ""]
-    lines += ["| stage | CPU ms per story |", "|---|---|"]
+    lines += [f"Stack: {describe_stack()}", ""] + cpu_lines(used, stories) + redis_lines(commands, stories)
+    if transactions_after is not None:
+        per_story = (transactions_after - transactions_before) / stories
+        lines += ["", f"PostgreSQL transactions per story (pg_stat_database, every process): {per_story:.1f}"]
+    if waits is not None:
+        lines += ["", *waits.lines()]
+    return "\n".join(lines + stage_lines(pids, out, top, gil))
+
+
+def cpu_lines(used: dict[str, float], stories: int) -> list[str]:
+    lines = ["| stage | CPU ms per story |", "|---|---|"]
     lines += [f"| {name} | {1000 * seconds / stories:.1f} |" for name, seconds in used.items()]
-    lines.append(f"| all | {1000 * sum(used.values()) / stories:.1f} |")
-    lines += [
+    return lines + [f"| all | {1000 * sum(used.values()) / stories:.1f} |"]
+
+
+def redis_lines(commands: Counter, stories: int) -> list[str]:
+    lines = [
         "",
         f"Redis commands per story: {commands.total() / stories:.1f} (counted by Redis: INFO commandstats)",
         "",
     ]
-    lines += [f"- {name}: {n / stories:.1f}" for name, n in commands.most_common(8)]
-    if transactions_after is not None:
-        per_story = (transactions_after - transactions_before) / stories
-        lines += ["", f"PostgreSQL transactions per story (pg_stat_database, every process): {per_story:.1f}"]
+    return lines + [f"- {name}: {n / stories:.1f}" for name, n in commands.most_common(8)]
+
+
+def stage_lines(pids: dict[str, int], out: Path, top: int, gil: bool) -> list[str]:
+    """Where each stage's samples fall."""
+    lines = []
     for name in pids:
         if not (out / f"{name}.txt").exists():
             lines += ["", f"### {name}", "", "(py-spy wrote no samples)"]
@@ -175,7 +193,7 @@ def profile_pipeline(
         total, inclusive, own = shares(out / f"{name}.txt")
         if total:
             lines += ["", f"### {name}", "", report(total, inclusive, own, top, gil=gil)]
-    return "\n".join(lines)
+    return lines
 
 
 def main() -> None:
