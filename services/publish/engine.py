@@ -275,9 +275,11 @@ class DeliveryEngine:
         )
 
     def _take_over(self, due: delivery.Due) -> None:
-        """A later version woken by a delivery: take it if there is room (the sweep has it otherwise)."""
+        """A later version woken by a delivery: take it if there is room (the sweep has it otherwise).
+        If the engine still holds it (its own claim, which found it had to wait, is finishing), it is
+        noted and taken up again once that finishes (``_note_if_held``)."""
         with self.held_lock:
-            if due.delivery_id in self.held or not self.capacity.acquire(blocking=False):
+            if self._note_if_held(due) or not self.capacity.acquire(blocking=False):
                 return
             self.held[due.delivery_id] = True
         self._spawn(due)

@@ -111,3 +111,48 @@ def test_a_delivery_handed_over_again_while_its_attempt_finishes_is_taken_up_onc
         assert engine.claimed == ["delivery-1", "delivery-1"] and not engine.asked_again
     finally:
         engine.stop()
+
+
+class WakingEngine(DeliveryEngine):
+    """The engine with its database and network steps scripted: the first claim waits until the
+    test lets it go on and finds the delivery must wait (an earlier version is in flight); later
+    claims succeed."""
+
+    def __init__(self):
+        super().__init__(get_settings())
+        self.claimed: list[str] = []
+        self.claiming, self.go_on = threading.Event(), threading.Event()
+
+    def _claim(self, ids):
+        self.claimed.extend(ids)
+        if len(self.claimed) == 1:
+            self.claiming.set()
+            self.go_on.wait(10)
+            return [None for _ in ids]
+        return [SimpleNamespace(story_id="story", version=2) for _ in ids]
+
+    async def _send(self, outgoing):
+        return None
+
+    def _record(self, attempts):
+        return [[] for _ in attempts]
+
+
+async def wake(engine: DeliveryEngine, due: Due) -> None:
+    engine._take_over(due)  # what a recorded delivery of the earlier version does with the later one
+
+
+def test_a_later_version_woken_while_its_own_claim_finishes_is_taken_up_again():
+    """The earlier version's delivery may be recorded, waking the later one, while the later one's
+    own claim (which found it had to wait) is still finishing. Dropped as "held already", the later
+    version would wait out the sweep's one-minute queue mark; it is taken up again instead."""
+    engine, later = WakingEngine().start(), Due("later", "subscriber-1")
+    try:
+        engine.submit([later])
+        assert engine.claiming.wait(10)
+        asyncio.run_coroutine_threadsafe(wake(engine, later), engine.loop).result(10)
+        engine.go_on.set()
+        wait_for(lambda: len(engine.claimed) == 2 and not engine.held, timeout=10, what="the later version again")
+        assert engine.claimed == ["later", "later"] and not engine.asked_again
+    finally:
+        engine.stop()
