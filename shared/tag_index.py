@@ -30,7 +30,11 @@ _ADD = insert(_TAGS)
 def story_codes(session: Session, story: Story) -> set[tuple[str, str]]:
     """Codes of the story's newest tagged version, with the editors' changes applied."""
     newest = session.exec(_NEWEST_FIRST, params={"story_id": story.id}).all()
-    auto = StoryTags.from_stored(next((tags for tags in newest if tags), None))
+    return _with_edits(story, StoryTags.from_stored(next((tags for tags in newest if tags), None)))
+
+
+def _with_edits(story: Story, auto: StoryTags | None) -> set[tuple[str, str]]:
+    """The codes of the taggers' tags with the editors' changes applied."""
     return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
 
 
@@ -51,7 +55,7 @@ def reindex(session: Session, story_id: str, tagged: tuple[int, StoryTags] | Non
         return
     session.execute(_DROP, {"story_id": story_id})
     if tagged is not None and tagged[0] == story.current_version:
-        codes = index_codes(effective_tags(tagged[1], EditorTagChanges.from_stored(story.manual_tags)))
+        codes = _with_edits(story, tagged[1])
     else:
         codes = story_codes(session, story)
     rows = [{"story_id": story_id, "kind": kind, "code": code} for kind, code in codes]

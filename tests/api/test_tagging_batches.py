@@ -5,7 +5,6 @@ a batch stores the tags each story gets when it is tagged on its own."""
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from shared.tags import StoryTags
 from shared.timeutil import utcnow
 from tests.api.conftest import BACKENDS
 from tests.api.pipeline import version_row
+from tests.support import wait_for
 
 STORIES = [
     {"headline": "Kerry lands in Dushanbe", "body_text": "DUSHANBE, Tajikistan - John Kerry arrived in Tajikistan."},
@@ -38,6 +38,10 @@ def file(api, story: dict, **fields) -> int:
 def row(version_id: int) -> StoryVersion:
     with db.read_scope() as session:
         return session.get(StoryVersion, version_id)
+
+
+#: Row locks exist on PostgreSQL only (SQLite's writers take the whole database in turn).
+ON_POSTGRES = [backend for backend in BACKENDS if backend == "postgres"]
 
 
 def ids(batch: list[enrichment.Untagged]) -> list[int]:
@@ -91,7 +95,7 @@ def test_a_batch_stays_within_its_size_and_characters(either, monkeypatch):
     assert row(too_long).tries == 0
 
 
-@pytest.mark.parametrize("either", [backend for backend in BACKENDS if backend == "postgres"], indirect=True)
+@pytest.mark.parametrize("either", ON_POSTGRES, indirect=True)
 def test_a_version_another_worker_is_taking_up_is_passed_over_not_waited_for(either):
     """PostgreSQL locks rows, not the database: a batch that waited for a row another worker is
     taking up would deadlock with it (each holds its own first version already)."""
@@ -115,7 +119,7 @@ def lock_waits() -> int:
         return connection.execute(text(waiting)).scalar_one()
 
 
-@pytest.mark.parametrize("either", [backend for backend in BACKENDS if backend == "postgres"], indirect=True)
+@pytest.mark.parametrize("either", ON_POSTGRES, indirect=True)
 def test_storing_tags_waits_for_a_kill_holding_the_story_without_deadlocking(either):
     """A kill locks the story, then withdraws its versions; storing tags locks the stories first too."""
     version_id = file(either, STORIES[0])
@@ -125,10 +129,7 @@ def test_storing_tags_waits_for_a_kill_holding_the_story_without_deadlocking(eit
     with db.get_engine().connect() as kill, ThreadPoolExecutor(1) as pool:
         kill.execute(select(Story.id).where(Story.id == story_id).with_for_update())
         storing = pool.submit(enrichment.store_tags, [(taken, StoryTags())])
-        for _ in range(600):  # bounded: until storing waits for a lock (or has finished)
-            if lock_waits() or storing.done():
-                break
-            time.sleep(0.05)
+        wait_for(lambda: lock_waits() or storing.done(), timeout=30, what="storing to wait for the story")
         kill.execute(withdraw)
         kill.commit()
         assert storing.result(timeout=30) == []

@@ -113,26 +113,21 @@ def test_a_delivery_handed_over_again_while_its_attempt_finishes_is_taken_up_onc
         engine.stop()
 
 
-class WakingEngine(DeliveryEngine):
-    """The engine with its database and network steps scripted: the first claim waits until the
-    test lets it go on and finds the delivery must wait (an earlier version is in flight); later
-    claims succeed."""
+class WakingEngine(ScriptedEngine):
+    """The scripted engine, but the first claim is what waits until the test lets it go on, and it
+    finds the delivery must wait (an earlier version is in flight); recording never waits."""
 
     def __init__(self):
-        super().__init__(get_settings())
-        self.claimed: list[str] = []
-        self.claiming, self.go_on = threading.Event(), threading.Event()
+        super().__init__()
+        self.claiming = threading.Event()
 
     def _claim(self, ids):
-        self.claimed.extend(ids)
-        if len(self.claimed) == 1:
+        if not self.claimed:
+            self.claimed.extend(ids)
             self.claiming.set()
             self.go_on.wait(10)
             return [None for _ in ids]
-        return [SimpleNamespace(story_id="story", version=2) for _ in ids]
-
-    async def _send(self, outgoing):
-        return None
+        return super()._claim(ids)
 
     def _record(self, attempts):
         return [[] for _ in attempts]
