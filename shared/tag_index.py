@@ -19,9 +19,8 @@ _NEWEST_FIRST = (
     .where(StoryVersion.story_id == bindparam("story_id"))
     .order_by(StoryVersion.version.desc())
 )
-_LOCK_STORY = select(Story).where(Story.id == bindparam("story_id")).with_for_update()
 _LOCK_STORIES = (
-    select(Story.id).where(Story.id.in_(bindparam("story_ids", expanding=True))).order_by(Story.id).with_for_update()
+    select(Story).where(Story.id.in_(bindparam("story_ids", expanding=True))).order_by(Story.id).with_for_update()
 )
 _DROP = delete(_TAGS).where(_TAGS.c.story_id == bindparam("story_id"))
 _ADD = insert(_TAGS)
@@ -38,26 +37,25 @@ def _with_edits(story: Story, auto: StoryTags | None) -> set[tuple[str, str]]:
     return index_codes(effective_tags(auto, EditorTagChanges.from_stored(story.manual_tags)))
 
 
-def lock_stories(session: Session, story_ids: set[str]) -> None:
-    """Take the stories' row locks (PostgreSQL), in one order, before a transaction writes their
-    versions: the desk takes a story's lock before its versions (a kill withdraws them), so a
+def lock_stories(session: Session, story_ids: set[str]) -> dict[str, Story]:
+    """The stories, their row locks taken (PostgreSQL) in one order, before a transaction writes
+    their versions: the desk takes a story's lock before its versions (a kill withdraws them), so a
     writer that locked a version first and then waited for its story could deadlock with it."""
-    session.execute(_LOCK_STORIES, {"story_ids": sorted(story_ids)})
+    stories = session.exec(_LOCK_STORIES, params={"story_ids": sorted(story_ids)})
+    return {story.id: story for story in stories}
 
 
-def reindex(session: Session, story_id: str, tagged: tuple[int, StoryTags] | None = None) -> None:
-    """Rewrite the story's rows. Takes the story's row lock (PostgreSQL), so two versions of one
-    story enriched at the same moment, or a tag edit meanwhile, rewrite the index one at a time.
-    ``tagged``: the version number and tags just written; if that is the story's newest version,
-    its tags are the newest and need not be read back."""
-    story = session.exec(_LOCK_STORY, params={"story_id": story_id}).first()
-    if story is None:
-        return
-    session.execute(_DROP, {"story_id": story_id})
+def reindex(session: Session, story: Story, tagged: tuple[int, StoryTags] | None = None) -> None:
+    """Rewrite the story's rows. The caller holds the story's row lock (``lock_stories``, or the
+    desk's own), so two versions of one story enriched at the same moment, or a tag edit
+    meanwhile, rewrite the index one at a time. ``tagged``: the version number and tags just
+    written; if that is the story's newest version, its tags are the newest and need not be read
+    back."""
+    session.execute(_DROP, {"story_id": story.id})
     if tagged is not None and tagged[0] == story.current_version:
         codes = _with_edits(story, tagged[1])
     else:
         codes = story_codes(session, story)
-    rows = [{"story_id": story_id, "kind": kind, "code": code} for kind, code in codes]
+    rows = [{"story_id": story.id, "kind": kind, "code": code} for kind, code in codes]
     if rows:
         session.execute(_ADD, rows)

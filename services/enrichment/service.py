@@ -176,14 +176,14 @@ def store_tags(tagged: list[tuple[Untagged, StoryTags]]) -> list[int]:
     be tagged; returns outbox event ids to relay."""
     event_ids, stored = [], []
     with session_scope() as session:
-        tag_index.lock_stories(session, {version.story_id for version, _ in tagged})
+        stories = tag_index.lock_stories(session, {version.story_id for version, _ in tagged})
         for version, tags in sorted(tagged, key=lambda pair: pair[0].urgency):  # a flash mate first
             enriched = {"tags": tags.stored(), "state": VersionState.enriched, "enriched_at": utcnow()}
             cleared = {"tries": 0, "error": None, "held_until": None}
             result = session.execute(_ENRICH, {"version_id": version.id, **enriched, **cleared})
             if result.rowcount != 1:
                 continue
-            tag_index.reindex(session, version.story_id, (version.version, tags))
+            tag_index.reindex(session, stories[version.story_id], (version.version, tags))
             event_ids.append(events.record(session, "version.enriched", version.id, version.urgency))
             stored.append((version, tags))
     for version, tags in stored:

@@ -35,13 +35,14 @@ def enrich(story_id: str, number: int, tags: dict | None = None) -> int:
     """What the enrichment task does, with given tags instead of the taggers'."""
     version = version_row(story_id, number)
     with db.session_scope() as session:
+        stories = tag_index.lock_stories(session, {story_id})
         moved = session.exec(
             update(StoryVersion)
             .where(StoryVersion.id == version.id, StoryVersion.state == VersionState.stored)
             .values(tags=tags or {}, state=VersionState.enriched, enriched_at=utcnow())
         )
         assert moved.rowcount == 1
-        tag_index.reindex(session, story_id)
+        tag_index.reindex(session, stories[story_id])
     return version.id
 
 

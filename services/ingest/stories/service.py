@@ -370,7 +370,7 @@ def set_editor_tags(
         return []  # nothing changed: no new version
     story.manual_tags = manual.stored()
     session.add(story)
-    tag_index.reindex(session, story.id)
+    tag_index.reindex(session, story)
     current = current_version(session=session, story=story)
     if current.state != VersionState.published:
         return []  # the coming publish uses the new tags
