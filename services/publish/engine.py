@@ -275,13 +275,15 @@ class DeliveryEngine:
         )
 
     def _take_over(self, due: delivery.Due) -> None:
-        """A later version woken by a delivery: take it if there is room (the sweep has it otherwise).
-        If the engine still holds it (its own claim, which found it had to wait, is finishing), it is
-        noted and taken up again once that finishes (``_note_if_held``)."""
+        """A later version woken by a delivery: taken up at once, in the backlog's room if there is
+        some and past it if not — left to the sweep, it would wait out the one-minute queue mark its
+        wake-up gave it. What it takes past the backlog is bounded by the deliveries that woke it (one
+        later version each). If the engine still holds it (its own claim, which found it had to wait,
+        is finishing), it is noted and taken up again once that finishes (``_note_if_held``)."""
         with self.held_lock:
-            if self._note_if_held(due) or not self.capacity.acquire(blocking=False):
+            if self._note_if_held(due):
                 return
-            self.held[due.delivery_id] = True
+            self.held[due.delivery_id] = self.capacity.acquire(blocking=False)
         self._spawn(due)
 
     # -- in the database thread -------------------------------------------------------------

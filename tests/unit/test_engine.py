@@ -151,3 +151,31 @@ def test_a_later_version_woken_while_its_own_claim_finishes_is_taken_up_again():
         assert engine.claimed == ["later", "later"] and not engine.asked_again
     finally:
         engine.stop()
+
+
+class FollowingEngine(ScriptedEngine):
+    """The scripted engine whose backlog holds one delivery, and whose first recorded attempt
+    wakes a later version (``later``) of the same story for the same subscriber."""
+
+    def __init__(self):
+        DeliveryEngine.__init__(self, get_settings().model_copy(update={"delivery_backlog": 1}))
+        self.claimed: list[str] = []
+
+    def _record(self, attempts):
+        if self.claimed == ["earlier"]:
+            return [[Due("later", "subscriber-1")]] + [[] for _ in attempts[1:]]
+        return [[] for _ in attempts]
+
+
+def test_a_later_version_woken_while_the_backlog_is_full_is_taken_up_at_once():
+    """With the engine's backlog full (here: the one delivery that wakes it), the woken later
+    version is taken up anyway — left to the sweep, it would wait out the one-minute queue mark
+    its wake-up gave it. It can take up no more room than the deliveries that woke it."""
+    engine = FollowingEngine().start()
+    try:
+        engine.submit([Due("earlier", "subscriber-1")])
+        wait_for(lambda: len(engine.claimed) == 2 and not engine.held, timeout=10, what="the later version")
+        assert engine.claimed == ["earlier", "later"]
+        assert engine.capacity.acquire(blocking=False)  # the backlog's room is all back
+    finally:
+        engine.stop()
