@@ -18,7 +18,9 @@ stories/s from the first POST to the last verified arrival, and POST → arrival
 run; then ``--paced`` stories posted open-loop at half the median stories/s just measured (each
 story due at a fixed time whether or not the earlier ones arrived; latency runs from when it was
 due), for p50/p99 at half load (or at ``--rate`` stories/s, to compare two versions of the code at
-one load). Bare: the same two measurements, back to back on the same Redis
+one load); the project's open-loop runs are also shown stage by stage (``bench.stages``: due →
+filed → tagged → published → arrival, from the times the pipeline writes on each version). Bare:
+the same two measurements, back to back on the same Redis
 once the project's processes have stopped, with ``bench.bare.celery_chain`` — the project's own
 Celery settings, three no-op tasks chained through three queues (one worker per queue, the stack's
 pools and concurrency), the last POSTing a signed tiny event to the same receiver; the client
@@ -64,6 +66,7 @@ from bench.bare.celery_chain import TINY_BODY, TINY_HEADLINE, BareChain
 from bench.machine import describe, rss_mib
 from bench.stack import BenchStack
 from bench.stack import describe as describe_stack
+from bench.stages import STAGES, stage_times
 from tests.support import LocalEndpoint, PostgresDatabase, Stack, children, wait_for
 from tools.split import read
 
@@ -126,9 +129,11 @@ def burst_run(post: Post, arrivals: dict[str, float], first: int, count: int, cl
     }
 
 
-def paced_run(post: Post, arrivals: dict[str, float], first: int, count: int, rate: float, clients: int) -> list[float]:
+def paced_run(
+    post: Post, arrivals: dict[str, float], first: int, count: int, rate: float, clients: int
+) -> list[tuple[float, str]]:
     """Open loop: story ``i`` is due ``i / rate`` seconds after the start, whether or not the
-    earlier ones have arrived; each latency runs from when the story was due to its arrival."""
+    earlier ones have arrived. Returns (when it was due, its id) per story, once all arrived."""
     started = time.perf_counter()
     sent = []
     with ThreadPoolExecutor(clients) as pool:
@@ -139,7 +144,7 @@ def paced_run(post: Post, arrivals: dict[str, float], first: int, count: int, ra
     posted = [(due, future.result()[0]) for due, future in sent]
     ids = {sid for _, sid in posted}
     wait_for(lambda: ids <= arrivals.keys(), timeout=600 + count / rate, interval=0.05, what="paced run")
-    return [arrivals[sid] - due for due, sid in posted]
+    return posted
 
 
 def worker_memory(stack: Stack) -> list[str]:
@@ -256,19 +261,24 @@ def tiny_story(i: int) -> dict:
     return {"headline": f"{TINY_HEADLINE} #{i}", "body_text": TINY_BODY}
 
 
-def rounds(post: Post, arrivals: dict[str, float], args: argparse.Namespace) -> dict:
-    """``--repeat`` bursts at full speed, then ``--repeat`` open-loop runs at half the median rate."""
+def rounds(post: Post, arrivals: dict[str, float], args: argparse.Namespace, database_url: str | None = None) -> dict:
+    """``--repeat`` bursts at full speed, then ``--repeat`` open-loop runs at half the median rate;
+    with ``database_url``, each open-loop run's stage times too (``bench.stages``)."""
     first, bursts = 0, []
     for _ in range(args.repeat):
         bursts.append(burst_run(post, arrivals, first, args.stories, args.clients))
         first += args.stories
     rates = [args.stories / b["done"] for b in bursts]
     half = args.rate or statistics.median(rates) / 2
-    paced = []
+    paced, stages = [], []
     for _ in range(args.repeat):
-        paced.append(paced_run(post, arrivals, first, args.paced, half, args.clients))
+        posted = paced_run(post, arrivals, first, args.paced, half, args.clients)
+        paced.append([arrivals[sid] - due for due, sid in posted])
+        if database_url:
+            stages.append(stage_times(database_url, posted, arrivals))
         first += args.paced
     return {
+        "stages": stages,
         "rates": rates,
         "half": half,
         "full p50": [pct(b["latency"], 0.50) * 1000 for b in bursts],
@@ -304,7 +314,7 @@ def run_tiny(args: argparse.Namespace) -> str:
     with project_stack(args.postgres) as (stack, receiver, api):
         post = story_poster(api, tiny_story)
         warm_up(post, receiver.arrivals)
-        project = rounds(post, receiver.arrivals, args)
+        project = rounds(post, receiver.arrivals, args, stack.database_url)
         stop_services(stack)
         receiver.secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
         chain = BareChain(stack.env, stack.data_dir, receiver.url, receiver.secret, args.bare_tagging)
@@ -340,8 +350,25 @@ def tiny_report(args: argparse.Namespace, project: dict, bare: dict, bare_worker
         row("the same runs: POST → arrival p99 ms", "full p99"),
         row(f"open loop at {half}: due → arrival p50 ms", "half p50"),
         row(f"open loop at {half}: due → arrival p99 ms", "half p99"),
+        "",
+        *stage_lines(project["stages"]),
     ]
     return "\n".join(lines)
+
+
+def stage_lines(runs: list[dict[str, list[float]]]) -> list[str]:
+    """The project's open-loop runs stage by stage (``bench.stages``): p50 and p99 ms of each."""
+    lines = [
+        "The project's open-loop runs, stage by stage (`bench.stages`; each run's p50 / p99, median of the runs):",
+        "",
+        "| stage | p50 ms | p99 ms |",
+        "|---|---|---|",
+    ]
+    for stage in STAGES:
+        p50 = statistics.median(pct(run[stage], 0.50) * 1000 for run in runs)
+        p99 = statistics.median(pct(run[stage], 0.99) * 1000 for run in runs)
+        lines.append(f"| {stage} | {p50:.1f} | {p99:.1f} |")
+    return lines
 
 
 # --conll
