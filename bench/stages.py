@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from itertools import pairwise
 
 from sqlalchemy import create_engine, select
 
@@ -46,7 +47,7 @@ def stage_times(
         raise LookupError(f"{len(missing)} stories not in the database, e.g. {sorted(missing)[0]}")
     for story_id, filed, tagged, published in versions:
         marks = (due[story_id], _epoch(filed), _epoch(tagged), _epoch(published), arrivals[story_id] + offset)
-        for stage, start, end in zip(STAGES, marks, marks[1:], strict=False):
+        for stage, (start, end) in zip(STAGES, pairwise(marks), strict=True):
             times[stage].append(end - start)
     return times
 

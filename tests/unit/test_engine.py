@@ -78,8 +78,8 @@ class ScriptedEngine(DeliveryEngine):
     """The engine with its database and network steps scripted: every claim succeeds, every send
     returns, and recording the first attempt waits until the test lets it go on."""
 
-    def __init__(self):
-        super().__init__(get_settings())
+    def __init__(self, settings=None):
+        super().__init__(settings or get_settings())
         self.claimed: list[str] = []
         self.recording, self.go_on = threading.Event(), threading.Event()
 
@@ -158,8 +158,7 @@ class FollowingEngine(ScriptedEngine):
     wakes a later version (``later``) of the same story for the same subscriber."""
 
     def __init__(self):
-        DeliveryEngine.__init__(self, get_settings().model_copy(update={"delivery_backlog": 1}))
-        self.claimed: list[str] = []
+        super().__init__(get_settings().model_copy(update={"delivery_backlog": 1}))
 
     def _record(self, attempts):
         if self.claimed == ["earlier"]:
