@@ -1,0 +1,124 @@
+"""What handing one message to the broker costs, and where that cost is.
+
+    python -m bench.broker [--messages 3000] [--repeat 3]
+
+Every hop of a story between the stages is one ``queue.send`` (Celery's ``send_task`` with the
+project's settings and retry policy). Measured here per message, wall and CPU time, against a Redis
+this command starts on a free port of 127.0.0.1 (nothing kept on disk):
+
+* ``queue.send``: what the project pays for each message;
+* plain ``send_task``, without the retry policy (kombu's ``ensure`` wrapper);
+* the same messages sent eight at a time inside kombu's ``Producer.batch`` (one Redis pipeline per
+  eight): what batching the round trips would save;
+* building a redis-py client on the broker's connection pool: kombu's Redis transport builds one
+  for every message it publishes;
+* a bare ``LPUSH`` of a message of the same size through one redis-py client: the round trip itself.
+
+Each case runs ``--repeat`` times, alternating, after a warm-up; the median is printed. Nothing
+consumes the messages: they are dropped with the Redis at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from shared.embedded_redis import EmbeddedRedis
+
+TASK = "enrichment.tag_version"
+BATCH = 8
+WARM_UP = 200
+
+
+def per_message(run: Callable[[], None], messages: int, per_call: int = 1) -> tuple[float, float]:
+    """Wall and CPU µs per message of ``messages`` messages sent by ``run`` (``per_call`` each)."""
+    calls = max(1, messages // per_call)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(calls):
+        run()
+    sent = calls * per_call
+    return (time.perf_counter() - wall) / sent * 1e6, (time.process_time() - cpu) / sent * 1e6
+
+
+def cases() -> dict[str, tuple[Callable[[], None], int]]:
+    """Each case: (one call, messages per call). Built after the settings point at the Redis."""
+    import redis
+
+    from shared import queue
+
+    app = queue.get_celery()
+    pool = redis.ConnectionPool.from_url(app.conf.broker_url)
+    client = redis.Redis(connection_pool=pool)
+    body = client_body_size(app)
+
+    def send_one() -> None:
+        queue.send(TASK, 12345, 5)
+
+    def send_plain() -> None:
+        app.send_task(TASK, args=[12345], priority=5)
+
+    def send_batch() -> None:
+        with app.producer_or_acquire() as producer, producer.batch():
+            for _ in range(BATCH):
+                app.send_task(TASK, args=[12345], priority=5, producer=producer)
+
+    def build_client() -> None:
+        redis.Redis(connection_pool=pool)
+
+    def lpush() -> None:
+        client.lpush("bench-broker-bare", body)
+
+    return {
+        "`queue.send` (the project's path)": (send_one, 1),
+        "`send_task` without the retry policy": (send_plain, 1),
+        f"`send_task` in `Producer.batch`, {BATCH} a batch": (send_batch, BATCH),
+        "build a redis-py client (kombu does, per message)": (build_client, 1),
+        "bare `LPUSH` of a message this size": (lpush, 1),
+    }
+
+
+def client_body_size(app) -> bytes:
+    """A stand-in as long as one serialised message of the project's (a task id and headers)."""
+    message = app.amqp.as_task_v2("00000000-0000-0000-0000-000000000000", TASK, args=[12345])
+    return b"x" * (len(str(message.headers)) + len(str(message.body)) + 400)
+
+
+def measure(messages: int, repeat: int) -> dict[str, list[tuple[float, float]]]:
+    chosen = cases()
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in chosen}
+    for run, per_call in chosen.values():
+        per_message(run, WARM_UP, per_call)
+    for _ in range(repeat):
+        for name, (run, per_call) in chosen.items():
+            runs[name].append(per_message(run, messages, per_call))
+    return runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=3000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    from bench.machine import describe
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp), appendonly=False) as url:
+        os.environ["NEWSWIRE_REDIS_URL"] = url
+        runs = measure(args.messages, args.repeat)
+    print(describe(), "\n")
+    print(f"{args.messages} messages a run, {args.repeat} runs each, alternating: median (smallest–largest)\n")
+    print("| per message | wall µs | CPU µs |\n|---|---|---|")
+    for name, results in runs.items():
+        walls, cpus = [wall for wall, _ in results], [cpu for _, cpu in results]
+        print(
+            f"| {name} | {statistics.median(walls):.0f} ({min(walls):.0f}–{max(walls):.0f}) "
+            f"| {statistics.median(cpus):.0f} ({min(cpus):.0f}–{max(cpus):.0f}) |"
+        )
+
+
+if __name__ == "__main__":
+    main()
