@@ -12,7 +12,7 @@ this command starts on a free port of 127.0.0.1 (nothing kept on disk):
   eight): what batching the round trips would save;
 * building a redis-py client on the broker's connection pool: kombu's Redis transport builds one
   for every message it publishes;
-* a bare ``LPUSH`` of a message of the same size through one redis-py client: the round trip itself.
+* a bare ``LPUSH`` of one such message, as stored, through one redis-py client: the round trip itself.
 
 Each case runs ``--repeat`` times, alternating, after a warm-up; the median is printed. Nothing
 consumes the messages: they are dropped with the Redis at the end.
@@ -28,6 +28,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import redis
+
+from bench.machine import describe
+from shared import queue
 from shared.embedded_redis import EmbeddedRedis
 
 TASK = "enrichment.tag_version"
@@ -47,14 +51,10 @@ def per_message(run: Callable[[], None], messages: int, per_call: int = 1) -> tu
 
 def cases() -> dict[str, tuple[Callable[[], None], int]]:
     """Each case: (one call, messages per call). Built after the settings point at the Redis."""
-    import redis
-
-    from shared import queue
-
     app = queue.get_celery()
     pool = redis.ConnectionPool.from_url(app.conf.broker_url)
     client = redis.Redis(connection_pool=pool)
-    body = client_body_size(app)
+    body = one_message_as_stored(client)
 
     def send_one() -> None:
         queue.send(TASK, 12345, 5)
@@ -78,14 +78,15 @@ def cases() -> dict[str, tuple[Callable[[], None], int]]:
         "`send_task` without the retry policy": (send_plain, 1),
         f"`send_task` in `Producer.batch`, {BATCH} a batch": (send_batch, BATCH),
         "build a redis-py client (kombu does, per message)": (build_client, 1),
-        "bare `LPUSH` of a message this size": (lpush, 1),
+        "bare `LPUSH` of one such message": (lpush, 1),
     }
 
 
-def client_body_size(app) -> bytes:
-    """A stand-in as long as one serialised message of the project's (a task id and headers)."""
-    message = app.amqp.as_task_v2("00000000-0000-0000-0000-000000000000", TASK, args=[12345])
-    return b"x" * (len(str(message.headers)) + len(str(message.body)) + 400)
+def one_message_as_stored(client: redis.Redis) -> bytes:
+    """One message as ``queue.send`` leaves it in Redis (the Redis is new: its one list is the queue)."""
+    queue.send(TASK, 12345, 5)
+    (key,) = client.scan_iter(_type="list")
+    return client.lindex(key, 0)
 
 
 def measure(messages: int, repeat: int) -> dict[str, list[tuple[float, float]]]:
@@ -104,8 +105,6 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from bench.machine import describe
-
     with tempfile.TemporaryDirectory() as tmp, EmbeddedRedis(Path(tmp), appendonly=False) as url:
         os.environ["NEWSWIRE_REDIS_URL"] = url
         runs = measure(args.messages, args.repeat)
