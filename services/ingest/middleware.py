@@ -30,16 +30,15 @@ class BodyLimitMiddleware:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        too_large = error_response(413, "body_too_large", f"request body is larger than {self.max_bytes} bytes")
         if self._declared_too_large(scope):
-            await too_large(scope, receive, send)
+            await self._too_large()(scope, receive, send)
             return
         try:
             body = await self._read(receive)
         except _Disconnected:
             return
         if body is None:
-            await too_large(scope, receive, send)
+            await self._too_large()(scope, receive, send)
             return
         replayed = False
 
@@ -51,6 +50,9 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    def _too_large(self) -> ASGIApp:
+        return error_response(413, "body_too_large", f"request body is larger than {self.max_bytes} bytes")
 
     def _declared_too_large(self, scope: Scope) -> bool:
         for name, value in scope.get("headers", []):
