@@ -40,17 +40,20 @@ class Key:
     ttl_seconds: float | None
 
 
-def request_hash(operation: str, story_id: str | None, payload: BaseModel) -> str:
-    """A digest of what the request asks for. A create hashes its body alone (as keys stored
-    before other operations existed did); the others add the operation, the story and which
-    fields were given (an update that leaves out ``embargoed_until`` keeps the embargo)."""
+def request_hash(key: Key | None, operation: str, story_id: str | None, payload: BaseModel) -> str | None:
+    """A digest of what the request asks for; None for a request without a key (nothing to
+    compare it with). A create hashes its body alone (as keys stored before other operations
+    existed did); the others add the operation, the story and which fields were given (an
+    update that leaves out ``embargoed_until`` keeps the embargo)."""
+    if key is None:
+        return None
     body = payload.model_dump_json()
     if operation != "create":
         body = f"{operation}\n{story_id}\n{sorted(payload.model_fields_set)}\n{body}"
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def replay(session: Session, key: Key | None, digest: str) -> IdempotencyRecord | None:
+def replay(session: Session, key: Key | None, digest: str | None) -> IdempotencyRecord | None:
     """What an earlier request with this key filed, or None; 409 if the requests differ. An
     expired record is deleted here, so that the key can be stored again."""
     if key is None:
@@ -65,7 +68,7 @@ def replay(session: Session, key: Key | None, digest: str) -> IdempotencyRecord 
     return record
 
 
-def remember(session: Session, key: Key | None, digest: str, story_id: str, version: int) -> None:
+def remember(session: Session, key: Key | None, digest: str | None, story_id: str, version: int) -> None:
     """Store the key with what it filed, and delete records that have expired. Raises
     IntegrityError if a concurrent request with the same key got there first (see
     ``once_per_key``)."""

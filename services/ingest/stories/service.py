@@ -210,7 +210,7 @@ def _create(
     filed_by: str | None,
     idempotency_key: idempotency.Key | None,
 ) -> Filed:
-    digest = idempotency.request_hash("create", None, payload)
+    digest = idempotency.request_hash(idempotency_key, "create", None, payload)
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
         return _replayed(session, earlier)
@@ -272,7 +272,7 @@ def _new_content(
     filed_by: str | None,
     idempotency_key: idempotency.Key | None,
 ) -> Filed:
-    digest = idempotency.request_hash(kind.value, story_id, payload)
+    digest = idempotency.request_hash(idempotency_key, kind.value, story_id, payload)
     story = lock_story(session, story_id)
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
@@ -321,7 +321,7 @@ def kill_story(
 ) -> Filed:
     """Withdraw the story. Versions not yet out are withdrawn with their unsent deliveries; the
     kill (``pubStatus: canceled``) goes only to subscribers that may hold an earlier version."""
-    digest = idempotency.request_hash("kill", story_id, payload)
+    digest = idempotency.request_hash(idempotency_key, "kill", story_id, payload)
     story = lock_story(session, story_id)
     earlier = idempotency.replay(session, idempotency_key, digest)
     if earlier is not None:
