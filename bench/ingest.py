@@ -17,6 +17,11 @@ The API's per-key rate limit (6000/minute by default) is raised to 1,000,000/min
 limiter still runs but never refuses. Every database is a new one (PostgreSQL: a throw-away
 database per server, dropped afterwards). At the end each server's story table is counted: it
 must hold every story answered 202.
+
+Each run also reads the server process's CPU time from /proc (user and system, warm-up
+included) and divides it by the stories it accepted: the CPU a request costs. On a machine whose
+speed drifts from one run to the next, that cost moves less than the rate does, so the second
+ratio printed (bare's CPU per request over the project's) is the one to compare code versions by.
 """
 
 from __future__ import annotations
@@ -36,14 +41,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import aiohttp
 import sqlalchemy as sa
 import uvicorn
 
-from bench.machine import describe
+from bench.machine import cpu_times, describe
 from bench.pipeline import pct
 from shared.embedded_redis import free_port
 from tests.support import PostgresDatabase, Stack, wait_for
@@ -74,10 +79,24 @@ class Run:
     p50_ms: float
     p99_ms: float
     stored: int  # 202 answers, warm-up included: rows the server must hold for this run
+    #: The server process's user and system CPU seconds over the run, warm-up included.
+    cpu_user: float = 0.0
+    cpu_system: float = 0.0
 
     @property
     def rate(self) -> float:
         return self.accepted / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """The server's CPU per story it accepted (warm-up included): what a request costs,
+        whatever else the machine was doing (a rate moves with the machine's load, this less)."""
+        return 1000 * (self.cpu_user + self.cpu_system) / self.stored if self.stored else 0.0
+
+    @property
+    def system_share(self) -> float:
+        used = self.cpu_user + self.cpu_system
+        return self.cpu_system / used if used else 0.0
 
 
 @dataclass
@@ -218,9 +237,14 @@ def _wrk_load(target: Target, clients: int, seconds: float) -> Run:
 
 
 def measure(target: Target, clients: int, seconds: float) -> Run:
+    """One run against ``target``, with the CPU its server process used meanwhile."""
+    user, system = cpu_times(target.pid)
     if shutil.which("wrk"):
-        return _wrk_load(target, clients, seconds)
-    return asyncio.run(_aiohttp_load(target, clients, seconds))
+        run = _wrk_load(target, clients, seconds)
+    else:
+        run = asyncio.run(_aiohttp_load(target, clients, seconds))
+    user_after, system_after = cpu_times(target.pid)
+    return replace(run, cpu_user=user_after - user, cpu_system=system_after - system)
 
 
 # --- the two servers --------------------------------------------------------------------------
@@ -273,7 +297,8 @@ def start_bare(tmp: Path, postgres: str | None, stack: contextlib.ExitStack) -> 
     wait_for(lambda: server.poll() is not None or _listening(port), timeout=60, what="the bare server")
     if server.poll() is not None:
         raise RuntimeError(f"the bare server exited: {(tmp / 'bare.log').read_text()[-3000:]}")
-    return Target("bare (bench/bare)", f"http://127.0.0.1:{port}/v1/stories", {}, _counter(url, "story", stack))
+    count_rows = _counter(url, "story", stack)
+    return Target("bare (bench/bare)", f"http://127.0.0.1:{port}/v1/stories", {}, count_rows, server.pid)
 
 
 def _stop(process: subprocess.Popen) -> None:
@@ -305,7 +330,12 @@ def _row(name: str, runs: list[Run]) -> str:
     p99 = statistics.median(r.p99_ms for r in runs)
     non_2xx = sum(r.non_2xx for r in runs)
     spread = f"{min(rates):.0f}–{max(rates):.0f}"
-    return f"| {name} | {statistics.median(rates):.0f} | {spread} | {p50:.1f} | {p99:.1f} | {non_2xx} |"
+    cpu = statistics.median(r.cpu_ms_per_request for r in runs)
+    system = statistics.median(r.system_share for r in runs)
+    return (
+        f"| {name} | {statistics.median(rates):.0f} | {spread} | {p50:.1f} | {p99:.1f} | {non_2xx} "
+        f"| {cpu:.2f} | {100 * system:.0f} % |"
+    )
 
 
 def _stored_check(name: str, runs: list[Run], rows: int, clients: int) -> str:
@@ -319,6 +349,9 @@ def _stored_check(name: str, runs: list[Run], rows: int, clients: int) -> str:
 def report(clients, seconds, repeat, postgres, runs: dict[str, list[Run]], rows: dict[str, int]) -> str:
     project, bare = runs.values()
     ratio = statistics.median(r.rate for r in project) / max(statistics.median(r.rate for r in bare), 1e-9)
+    cpu_ratio = statistics.median(r.cpu_ms_per_request for r in bare) / max(
+        statistics.median(r.cpu_ms_per_request for r in project), 1e-9
+    )
     loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
     http = "httptools" if importlib.util.find_spec("httptools") else "h11"
     generator = "wrk -t2" if shutil.which("wrk") else "closed-loop aiohttp client (this process)"
@@ -329,11 +362,13 @@ def report(clients, seconds, repeat, postgres, runs: dict[str, list[Run]], rows:
         f"Load: {generator}, {clients} connections, {seconds:g} s measured after {WARM_UP:g} s of warm-up, "
         f"{repeat} time(s) each, alternating.",
         "",
-        "| server | accepted/s (median) | min–max | p50 ms | p99 ms | non-2xx |",
-        "|---|---|---|---|---|---|",
+        "| server | accepted/s (median) | min–max | p50 ms | p99 ms | non-2xx | CPU ms / request | of it system |",
+        "|---|---|---|---|---|---|---|---|",
         *(_row(name, r) for name, r in runs.items()),
         "",
         f"Ratio project / bare (median accepted/s): ×{ratio:.2f}",
+        f"Ratio of CPU per request, bare / project (the server process only"
+        f"{'; PostgreSQL’s own not counted' if postgres else ''}): ×{cpu_ratio:.2f}",
         "",
         "Stored (every story answered 202 is in the table):",
         *(_stored_check(name, r, rows[name], clients) for name, r in runs.items()),

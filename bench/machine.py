@@ -3,6 +3,9 @@
 import datetime
 import os
 import platform
+from pathlib import Path
+
+from tests.support import children
 
 
 def describe() -> str:
@@ -33,3 +36,21 @@ def rss_mib(pid: int) -> float:
             if line.startswith("Pss:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of a process and its live children (a worker's pool), from /proc."""
+    user = system = 0.0
+    for each in [pid, *children(pid)]:
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        user += int(fields[11]) / os.sysconf("SC_CLK_TCK")
+        system += int(fields[12]) / os.sysconf("SC_CLK_TCK")
+    return user, system
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its live children."""
+    return sum(cpu_times(pid))

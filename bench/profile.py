@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import shutil
 import subprocess
 import sys
@@ -30,11 +29,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from bench.ingest import _aiohttp_load, start_project
-from bench.machine import describe
+from bench.machine import cpu_seconds, describe
 from bench.pg_waits import WaitSampler
 from bench.pipeline import SEED, burst_run, conll_story, project_stack, story_poster, tiny_story, warm_up
 from bench.stack import describe as describe_stack
-from tests.support import children
 from tools.split import read
 
 
@@ -88,18 +86,6 @@ def report(total: int, inclusive: Counter, own: Counter, top: int, gil: bool = F
     lines += ["", "| any function, at the top of the stack (self) | samples |", "|---|---|"]
     lines += [f"| `{name}` | {100 * n / total:.1f} % |" for name, n in own.most_common(top)]
     return "\n".join(lines)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its live children (a worker's pool), from /proc."""
-    total = 0.0
-    for each in [pid, *children(pid)]:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 #: What ``--pipeline`` posts: a ~100-character story, or the 7 KB seed story (headline numbered).
