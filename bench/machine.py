@@ -40,15 +40,16 @@ def rss_mib(pid: int) -> float:
 
 def cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a process and its live children (a worker's pool), from /proc."""
-    user = system = 0.0
+    user = system = 0
     for each in [pid, *children(pid)]:
         try:
             fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        user += int(fields[11]) / os.sysconf("SC_CLK_TCK")
-        system += int(fields[12]) / os.sysconf("SC_CLK_TCK")
-    return user, system
+        user += int(fields[11])
+        system += int(fields[12])
+    ticks = os.sysconf("SC_CLK_TCK")
+    return user / ticks, system / ticks
 
 
 def cpu_seconds(pid: int) -> float:
