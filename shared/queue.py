@@ -13,6 +13,7 @@ from datetime import timedelta
 from celery import Celery
 from kombu.exceptions import ChannelError
 
+from shared import redis_transport
 from shared.config import get_settings
 
 log = logging.getLogger(__name__)
@@ -38,8 +39,11 @@ def priority_for_urgency(urgency: int) -> int:
 
 def make_celery(broker_url: str | None = None) -> Celery:
     settings = get_settings()
-    app = Celery("newswire", broker=broker_url or settings.broker_url)
+    url = broker_url or settings.broker_url
+    app = Celery("newswire", broker=url)
     app.conf.update(
+        # kombu's Redis transport with one client per channel, not one per message sent
+        broker_transport=redis_transport.TRANSPORT if url.partition("://")[0] in redis_transport.SCHEMES else None,
         # A Redis that accepts connections and never answers fails each call within these.
         broker_connection_timeout=settings.redis_connect_timeout_seconds,
         # A worker that lost the broker mid-task gives the task back instead of finishing it blind

@@ -1,0 +1,67 @@
+"""The broker transport (``shared.redis_transport``) against a real Redis: every message still
+arrives, each channel sends through one client, and a channel whose pool kombu dropped (a fork,
+a lost connection) builds a client on the new pool."""
+
+import base64
+import json
+
+import pytest
+import redis
+
+from shared import redis_transport
+from shared.embedded_redis import EmbeddedRedis
+from shared.queue import make_celery
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    server = EmbeddedRedis(tmp_path / "redis", appendonly=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def _queued(url: str, queue: str) -> list[list]:
+    """The arguments of the messages waiting in ``queue`` at priority 0, oldest first."""
+    raw = redis.Redis.from_url(url).lrange(queue, 0, -1)
+    return [_args(message) for message in reversed(raw)]
+
+
+def _args(message: bytes) -> list:
+    envelope = json.loads(message)
+    body = envelope["body"]
+    if envelope["properties"].get("body_encoding") == "base64":
+        body = base64.b64decode(body)
+    return json.loads(body)[0]
+
+
+def test_messages_sent_through_one_client_per_channel_all_arrive(redis_url):
+    app = make_celery(redis_url)
+    with app.connection_for_write() as connection, app.producer_pool.acquire(block=True) as producer:
+        channel = producer.channel
+        assert isinstance(channel, redis_transport.Channel)
+        for number in range(3):
+            app.send_task("publish.render", args=[number], priority=0, producer=producer)
+        client = channel._create_client()
+        assert channel._create_client() is client, "a second command built a second client"
+        assert connection.transport_cls == redis_transport.TRANSPORT
+    assert _queued(redis_url, "publish") == [[0], [1], [2]]
+
+
+def test_a_dropped_pool_gets_a_new_client_and_sends_go_on(redis_url):
+    app = make_celery(redis_url)
+    with app.producer_pool.acquire(block=True) as producer:
+        channel = producer.channel
+        app.send_task("publish.render", args=[1], priority=0, producer=producer)
+        before = channel._create_client()
+        channel._disconnect_pools()  # what kombu does after a fork or a lost connection
+        app.send_task("publish.render", args=[2], priority=0, producer=producer)
+        after = channel._create_client()
+        assert after is not before and after.connection_pool is channel.pool
+    assert _queued(redis_url, "publish") == [[1], [2]]
+
+
+def test_sentinel_urls_keep_kombus_own_transport():
+    assert make_celery("sentinel://127.0.0.1:26379").conf.broker_transport is None
+    assert make_celery("rediss://127.0.0.1:6380/0").conf.broker_transport == redis_transport.TRANSPORT
