@@ -7,6 +7,8 @@ project's settings and retry policy). Measured here per message, wall and CPU ti
 this command starts on a free port of 127.0.0.1 (nothing kept on disk):
 
 * ``queue.send``: what the project pays for each message;
+* the same through kombu's stock Redis transport, which builds a redis-py client for every message
+  (the project's transport, ``shared.redis_transport``, keeps one per channel);
 * plain ``send_task``, without the retry policy (kombu's ``ensure`` wrapper);
 * the same messages sent eight at a time inside kombu's ``Producer.batch`` (one Redis pipeline per
   eight): what batching the round trips would save;
@@ -55,9 +57,14 @@ def cases() -> dict[str, tuple[Callable[[], None], int]]:
     pool = redis.ConnectionPool.from_url(app.conf.broker_url)
     client = redis.Redis(connection_pool=pool)
     body = one_message_as_stored(client)
+    stock = queue.make_celery(app.conf.broker_url)
+    stock.conf.broker_transport = None  # kombu's own, chosen by the URL
 
     def send_one() -> None:
         queue.send(TASK, 12345, 5)
+
+    def send_stock() -> None:
+        stock.send_task(TASK, args=[12345], priority=5, retry=True, retry_policy=queue.SEND_RETRY)
 
     def send_plain() -> None:
         app.send_task(TASK, args=[12345], priority=5)
@@ -75,9 +82,10 @@ def cases() -> dict[str, tuple[Callable[[], None], int]]:
 
     return {
         "`queue.send` (the project's path)": (send_one, 1),
+        "the same through kombu's stock Redis transport": (send_stock, 1),
         "`send_task` without the retry policy": (send_plain, 1),
         f"`send_task` in `Producer.batch`, {BATCH} a batch": (send_batch, BATCH),
-        "build a redis-py client (kombu does, per message)": (build_client, 1),
+        "build a redis-py client (kombu's stock transport does, per message)": (build_client, 1),
         "bare `LPUSH` of one such message": (lpush, 1),
     }
 
