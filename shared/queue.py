@@ -39,11 +39,12 @@ def priority_for_urgency(urgency: int) -> int:
 
 def make_celery(broker_url: str | None = None) -> Celery:
     settings = get_settings()
-    url = broker_url or settings.broker_url
-    app = Celery("newswire", broker=url)
+    app = Celery("newswire", broker=broker_url or settings.broker_url)
+    # the URLs Celery will use (its CELERY_BROKER_* environment variables win over the one given)
+    urls = (app.conf.broker_url, app.conf.broker_read_url, app.conf.broker_write_url)
     app.conf.update(
         # kombu's Redis transport with one client per channel, not one per message sent
-        broker_transport=redis_transport.TRANSPORT if url.partition("://")[0] in redis_transport.SCHEMES else None,
+        broker_transport=redis_transport.TRANSPORT if redis_transport.serves(*urls) else None,
         # A Redis that accepts connections and never answers fails each call within these.
         broker_connection_timeout=settings.redis_connect_timeout_seconds,
         # A worker that lost the broker mid-task gives the task back instead of finishing it blind

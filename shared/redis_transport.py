@@ -8,8 +8,10 @@ the workers make. A client holds no connection of its own (it borrows one from t
 per command, thread-safely), so one serves every command of its channel; it is built again
 whenever the channel's pool is (after a fork, or once kombu dropped the pool on a lost connection).
 
-Sentinel URLs keep kombu's own transport (``shared.queue.make_celery`` picks this one for
-``redis://`` and ``rediss://`` only).
+``shared.queue.make_celery`` picks this transport only for a broker given as one plain ``redis://``
+URL (``serves``). Everything else keeps kombu's own: a Sentinel URL; a ``rediss://`` URL, whose TLS
+defaults kombu sets only for its own transport name; a failover list, which kombu re-parses into its
+own transport when it switches hosts anyway.
 """
 
 from __future__ import annotations
@@ -35,5 +37,8 @@ class Transport(kombu_redis.Transport):
 
 #: For Celery's ``broker_transport`` setting.
 TRANSPORT = f"{__name__}:Transport"
-#: The broker URL schemes this transport serves.
-SCHEMES = ("redis", "rediss")
+
+
+def serves(*urls: object) -> bool:
+    """True when every broker URL given (None: not set) is one plain ``redis://`` URL."""
+    return all(url is None or (isinstance(url, str) and url.startswith("redis://") and ";" not in url) for url in urls)

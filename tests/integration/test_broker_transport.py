@@ -38,14 +38,14 @@ def _args(message: bytes) -> list:
 
 def test_messages_sent_through_one_client_per_channel_all_arrive(redis_url):
     app = make_celery(redis_url)
-    with app.connection_for_write() as connection, app.producer_pool.acquire(block=True) as producer:
+    with app.producer_pool.acquire(block=True) as producer:
         channel = producer.channel
         assert isinstance(channel, redis_transport.Channel)
         for number in range(3):
             app.send_task("publish.render", args=[number], priority=0, producer=producer)
         client = channel._create_client()
         assert channel._create_client() is client, "a second command built a second client"
-        assert connection.transport_cls == redis_transport.TRANSPORT
+        assert producer.connection.transport_cls == redis_transport.TRANSPORT
     assert _queued(redis_url, "publish") == [[0], [1], [2]]
 
 
@@ -62,6 +62,24 @@ def test_a_dropped_pool_gets_a_new_client_and_sends_go_on(redis_url):
     assert _queued(redis_url, "publish") == [[1], [2]]
 
 
-def test_sentinel_urls_keep_kombus_own_transport():
-    assert make_celery("sentinel://127.0.0.1:26379").conf.broker_transport is None
-    assert make_celery("rediss://127.0.0.1:6380/0").conf.broker_transport == redis_transport.TRANSPORT
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sentinel://127.0.0.1:26379",
+        "rediss://:secret@127.0.0.1:6380/3",  # kombu turns TLS on for its own transport name only
+        "redis://127.0.0.1:6379/0;redis://127.0.0.1:6380/0",  # failover: kombu re-parses on a switch
+    ],
+)
+def test_other_broker_urls_keep_kombus_own_transport(url):
+    app = make_celery(url)
+    assert app.conf.broker_transport is None
+    connection = app.connection_for_write()
+    assert not isinstance(connection.transport, redis_transport.Transport)
+    if url.startswith("rediss"):
+        assert connection.ssl, "a rediss:// broker must be reached over TLS"
+
+
+def test_celerys_own_broker_variable_decides_too(monkeypatch):
+    """Celery's CELERY_BROKER_URL wins over the URL the app is given: the transport follows it."""
+    monkeypatch.setenv("CELERY_BROKER_URL", "sentinel://127.0.0.1:26379")
+    assert make_celery("redis://127.0.0.1:6379/0").conf.broker_transport is None
