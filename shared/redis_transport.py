@@ -20,6 +20,8 @@ from kombu.transport import redis as kombu_redis
 
 
 class Channel(kombu_redis.Channel):
+    """kombu's Redis channel, sending its commands through one client built on its pool."""
+
     _command_client = None
 
     def _create_client(self, asynchronous: bool = False):

@@ -1,6 +1,7 @@
 """The broker transport (``shared.redis_transport``) against a real Redis: every message still
 arrives, each channel sends through one client, and a channel whose pool kombu dropped (a fork,
-a lost connection) builds a client on the new pool."""
+a lost connection) builds a client on the new pool. Brokers it does not serve (TLS, Sentinel,
+failover lists) keep kombu's own transport."""
 
 import base64
 import json
@@ -11,6 +12,20 @@ import redis
 from shared import redis_transport
 from shared.embedded_redis import EmbeddedRedis
 from shared.queue import make_celery
+
+
+@pytest.fixture
+def app_for():
+    """Celery apps for a broker URL, closed (their connection pools released) after the test."""
+    made = []
+
+    def make(url: str):
+        made.append(make_celery(url))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.close()
 
 
 @pytest.fixture
@@ -36,8 +51,8 @@ def _args(message: bytes) -> list:
     return json.loads(body)[0]
 
 
-def test_messages_sent_through_one_client_per_channel_all_arrive(redis_url):
-    app = make_celery(redis_url)
+def test_messages_sent_through_one_client_per_channel_all_arrive(redis_url, app_for):
+    app = app_for(redis_url)
     with app.producer_pool.acquire(block=True) as producer:
         channel = producer.channel
         assert isinstance(channel, redis_transport.Channel)
@@ -49,8 +64,8 @@ def test_messages_sent_through_one_client_per_channel_all_arrive(redis_url):
     assert _queued(redis_url, "publish") == [[0], [1], [2]]
 
 
-def test_a_dropped_pool_gets_a_new_client_and_sends_go_on(redis_url):
-    app = make_celery(redis_url)
+def test_a_dropped_pool_gets_a_new_client_and_sends_go_on(redis_url, app_for):
+    app = app_for(redis_url)
     with app.producer_pool.acquire(block=True) as producer:
         channel = producer.channel
         app.send_task("publish.render", args=[1], priority=0, producer=producer)
@@ -70,16 +85,16 @@ def test_a_dropped_pool_gets_a_new_client_and_sends_go_on(redis_url):
         "redis://127.0.0.1:6379/0;redis://127.0.0.1:6380/0",  # failover: kombu re-parses on a switch
     ],
 )
-def test_other_broker_urls_keep_kombus_own_transport(url):
-    app = make_celery(url)
+def test_other_broker_urls_keep_kombus_own_transport(url, app_for):
+    app = app_for(url)
     assert app.conf.broker_transport is None
-    connection = app.connection_for_write()
-    assert not isinstance(connection.transport, redis_transport.Transport)
-    if url.startswith("rediss"):
-        assert connection.ssl, "a rediss:// broker must be reached over TLS"
+    with app.connection_for_write() as connection:  # nothing connects until a command is sent
+        assert not isinstance(connection.transport, redis_transport.Transport)
+        if url.startswith("rediss"):
+            assert connection.ssl, "a rediss:// broker must be reached over TLS"
 
 
-def test_celerys_own_broker_variable_decides_too(monkeypatch):
+def test_celerys_own_broker_variable_decides_too(monkeypatch, app_for):
     """Celery's CELERY_BROKER_URL wins over the URL the app is given: the transport follows it."""
     monkeypatch.setenv("CELERY_BROKER_URL", "sentinel://127.0.0.1:26379")
-    assert make_celery("redis://127.0.0.1:6379/0").conf.broker_transport is None
+    assert app_for("redis://127.0.0.1:6379/0").conf.broker_transport is None
