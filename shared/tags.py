@@ -189,8 +189,11 @@ def _as_tag(edit: EditorTag) -> dict[str, Any]:
 
 
 def effective_tags(auto: StoryTags | None, manual: EditorTagChanges | None) -> StoryTags:
-    """The automatic tags with the editors' removals taken out and additions put in."""
-    merged = (auto or StoryTags()).model_copy(deep=True)
+    """The automatic tags with the editors' removals taken out and additions put in: a new
+    ``StoryTags`` with new lists, ``auto`` left as it was. The tags in the lists are ``auto``'s own
+    (both are read, never changed in place): copying every tag of a long story cost its render
+    more than reading the tags back."""
+    merged = (auto or StoryTags()).model_copy()
     manual = manual or EditorTagChanges()
     removed = {t.key() for t in manual.remove}
     added = {t.key() for t in manual.add}

@@ -61,7 +61,14 @@ def test_editor_removals_and_additions_win():
 def test_no_editor_changes_keeps_automatic_tags():
     tags = effective_tags(AUTO, None)
     assert [p.name for p in tags.places] == ["Istanbul", "Astana"]
-    assert tags is not AUTO and tags.places[0] is not AUTO.places[0]  # the input is not modified
+    assert tags is not AUTO and tags.places is not AUTO.places
+
+
+def test_editor_changes_leave_the_automatic_tags_as_they_were():
+    before = AUTO.model_dump()
+    manual = changes(add=[{"type": "place", "name": "Dushanbe"}], remove=[{"type": "place", "name": "Istanbul"}])
+    assert [p.name for p in effective_tags(AUTO, manual).places] == ["Astana", "Dushanbe"]
+    assert AUTO.model_dump() == before
 
 
 @pytest.mark.parametrize("manual", [changes(), None])
