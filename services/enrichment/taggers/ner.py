@@ -59,9 +59,11 @@ class Span:
 def model():
     import spacy
 
+    from services.enrichment.taggers.matmul import numpy_blas
     from services.enrichment.taggers.pos import replace_ruler
 
-    nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
+    with numpy_blas():  # its layers multiply through NumPy's BLAS (``matmul``)
+        nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
     if nlp.meta.get("version") != MODEL_VERSION:
         raise RuntimeError(f"{MODEL} {nlp.meta.get('version')} installed; {MODEL_VERSION} expected")
     replace_ruler(nlp)  # the same part-of-speech tags, looked up instead of matched (``pos``)
