@@ -23,7 +23,7 @@ from sqlmodel import Session, select
 from services.enrichment.taggers import TAGGER_VERSION, read_ahead, tag_story
 from shared import events, lifecycle, logs, metrics, tag_index
 from shared.config import Settings, get_settings
-from shared.db import session_scope
+from shared.db import read_scope, session_scope
 from shared.models import StoryVersion, VersionState
 from shared.tags import StoryTags, TaggerFailure
 from shared.text import html_to_text
@@ -46,6 +46,10 @@ _WAITING = (
     .with_for_update()
 )
 _UNTRIED = (_VERSIONS.c.state == VersionState.stored, _VERSIONS.c.tries == 0)
+#: The same question asked in a read, without the writers' turn (``take_up``).
+_STILL_WAITING = select(_VERSIONS.c.id).where(
+    _VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == VersionState.stored, _NOT_HELD
+)
 #: Versions that could join a batch, most urgent first, with their length in characters; locked,
 #: passing over those another worker is taking up right now (PostgreSQL ``SKIP LOCKED``). Two workers
 #: that waited for each other's rows here would deadlock: each holds its own first version already.
@@ -135,6 +139,8 @@ def enrich_version(version_id: int) -> list[int]:
 def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
     """Count a try at the version (and hold a batch of others with it): the versions to tag, and
     outbox events to relay (the next version's, when this one just failed)."""
+    if not _still_waiting(version_id):
+        return [], []
     settings = get_settings()
     with session_scope() as session:
         version = session.exec(_WAITING, params={"version_id": version_id, "now": utcnow()}).first()
@@ -148,6 +154,16 @@ def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
         if version.tries == 1 and version.queue_urgency not in ALONE_URGENCIES:
             batch += hold_mates(session, batch[0], settings)
         return batch, []
+
+
+def _still_waiting(version_id: int) -> bool:
+    """Whether the version may still be waiting, read without a write transaction. Under a burst
+    most messages find their version tagged or held already (it went in a batch with the first):
+    they end here, and leave the writers' turn (SQLite) to the writers. One still waiting is taken
+    up in ``take_up``'s transaction, which asks again, with the row locked."""
+    with read_scope() as session:
+        found = session.connection().execute(_STILL_WAITING, {"version_id": version_id, "now": utcnow()})
+        return found.first() is not None
 
 
 def hold_mates(session: Session, first: Untagged, settings: Settings) -> list[Untagged]:

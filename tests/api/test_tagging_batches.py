@@ -72,6 +72,18 @@ def test_a_held_version_is_left_to_its_batch_until_the_hold_runs_out(either):
     assert row(mate).tries == 2
 
 
+def test_a_held_versions_message_ends_without_waiting_for_a_writer(either):
+    """Under a burst most messages find their version held by a batch: they end on a read, while
+    another writer is mid-transaction (SQLite: it has the writers' turn; PostgreSQL: it has the
+    version's row locked)."""
+    first, mate = file(either, STORIES[0]), file(either, STORIES[1])
+    assert ids(enrichment.take_up(first)[0]) == [first, mate]
+    with ThreadPoolExecutor(1) as pool, db.session_scope() as session:  # a failure lets the thread go on
+        session.execute(select(StoryVersion.id).where(StoryVersion.id == mate).with_for_update())
+        assert pool.submit(enrichment.take_up, mate).result(timeout=10) == ([], [])
+    assert row(mate).tries == 1
+
+
 def test_a_flash_goes_alone_and_takes_no_mates(either):
     routine = file(either, STORIES[0])
     flash = file(either, STORIES[1], urgency=1)
