@@ -6,9 +6,10 @@ with it (``tagging_batch_versions``, at most ``tagging_batch_chars`` characters 
 urgent first; never for a flash, which goes alone): their tries are counted and they are held
 (``held_until``) in the same transaction, the model reads them in one batch (``read_ahead``:
 faster, the same tags), and all their tags are written in one transaction. A held version's own
-message leaves it to the batch. A version on its second try or later is tagged alone, so a story
-that kills its worker costs its batch mates one try at most; if the batch's worker dies, each
-held version is taken up by its own message once the hold has run out, or by the stuck sweep.
+message leaves it to the batch (it finds it held on a read, without a write transaction). A
+version on its second try or later is tagged alone, so a story that kills its worker costs its
+batch mates one try at most; if the batch's worker dies, each held version is taken up by its own
+message once the hold has run out, or by the stuck sweep.
 """
 
 from __future__ import annotations
