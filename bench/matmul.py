@@ -4,11 +4,11 @@
     python -m bench.matmul [--conll PATH] [--docs 100] [--runs 5]
 
 Both in one process, one BLAS thread: products of the shapes the model multiplies (tokens ×
-features), then the whole model (``ner.model``'s pipeline, loaded twice: on thinc's default CPU
-ops and on ``NumpyBlasOps``) reading the tiny story of ``bench.pipeline --tiny``, the seed story,
-and, with ``--conll``, the first ``--docs`` documents one at a time and in one ``pipe``. Runs
-alternate; medians (smallest–largest) of CPU time and the ratio. Every reading's entities and
-tags are compared between the two models and any difference is printed.
+features), then the whole model (``ner.load``'s pipeline, loaded twice: on thinc's default CPU ops
+and, as ``ner.model`` loads it, on ``NumpyBlasOps``) reading the tiny story of ``bench.pipeline
+--tiny``, the seed story, and, with ``--conll``, the first ``--docs`` documents one at a time and in
+one ``pipe``. Runs alternate; medians (smallest–largest) of CPU time and the ratio. Every reading's
+entities and tags are compared between the two models and any difference is printed.
 """
 
 from __future__ import annotations
@@ -31,17 +31,6 @@ SEED = Path(__file__).resolve().parent.parent / "seeds" / "stories" / "us-return
 TINY = "Minister resigns. LONDON - Britain's finance minister resigned on Monday after a row over the budget."
 #: (tokens, inputs, outputs): a short text and a long one through the model's widest layers.
 SHAPES = [(20, 288, 288), (20, 96, 864), (300, 288, 288), (300, 96, 864)]
-
-
-def blis_model():
-    """The model as ``ner.model`` loads it, on thinc's default CPU ops (BLIS)."""
-    import spacy
-
-    from services.enrichment.taggers.pos import replace_ruler
-
-    nlp = spacy.load(ner.MODEL, exclude=["parser", "lemmatizer", "senter"])
-    replace_ruler(nlp)
-    return nlp
 
 
 def cpu_ms(work: Callable[[], object], count: int) -> float:
@@ -95,7 +84,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     single_threaded_blas()
-    blis_nlp, numpy_nlp = blis_model(), ner.model()
+    blis_nlp, numpy_nlp = ner.load(), ner.model()  # thinc's default ops (BLIS); enrichment's
     seed = json.loads(SEED.read_text())
     texts = {"the tiny story": [TINY], "the seed story": [f"{seed['headline']}\n{seed['body_text']}"]}
     if args.conll:

@@ -57,13 +57,20 @@ class Span:
 
 @lru_cache(maxsize=1)
 def model():
+    """The process's model, loaded once, its layers multiplying through NumPy's BLAS (``matmul``)."""
+    from services.enrichment.taggers.matmul import numpy_blas
+
+    with numpy_blas():
+        return load()
+
+
+def load():
+    """The pipeline the taggers read with, on whatever thinc ops are current when it is built."""
     import spacy
 
-    from services.enrichment.taggers.matmul import numpy_blas
     from services.enrichment.taggers.pos import replace_ruler
 
-    with numpy_blas():  # its layers multiply through NumPy's BLAS (``matmul``)
-        nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
+    nlp = spacy.load(MODEL, exclude=["parser", "lemmatizer", "senter"])
     if nlp.meta.get("version") != MODEL_VERSION:
         raise RuntimeError(f"{MODEL} {nlp.meta.get('version')} installed; {MODEL_VERSION} expected")
     replace_ruler(nlp)  # the same part-of-speech tags, looked up instead of matched (``pos``)
