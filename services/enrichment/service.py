@@ -39,18 +39,14 @@ ALONE_URGENCIES = (1, 2)
 # bench.statements``); values are bound at each run.
 _VERSIONS = StoryVersion.__table__
 _NOT_HELD = or_(_VERSIONS.c.held_until.is_(None), _VERSIONS.c.held_until < bindparam("now"))
-#: The version, if it still waits to be tagged and no batch holds it; locked (PostgreSQL: if a batch
-#: is taking it up right now, wait for that to commit and read it held; SQLite serialises writers).
-_WAITING = (
-    select(StoryVersion)
-    .where(StoryVersion.id == bindparam("version_id"), StoryVersion.state == VersionState.stored, _NOT_HELD)
-    .with_for_update()
-)
-_UNTRIED = (_VERSIONS.c.state == VersionState.stored, _VERSIONS.c.tries == 0)
+#: The version still waits to be tagged and no batch holds it.
+_IS_WAITING = (_VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == VersionState.stored, _NOT_HELD)
+#: The version, if it is waiting; locked (PostgreSQL: if a batch is taking it up right now, wait for
+#: that to commit and read it held; SQLite serialises writers).
+_WAITING = select(StoryVersion).where(*_IS_WAITING).with_for_update()
 #: The same question asked in a read, without the writers' turn (``take_up``).
-_STILL_WAITING = select(_VERSIONS.c.id).where(
-    _VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == VersionState.stored, _NOT_HELD
-)
+_STILL_WAITING = select(_VERSIONS.c.id).where(*_IS_WAITING)
+_UNTRIED = (_VERSIONS.c.state == VersionState.stored, _VERSIONS.c.tries == 0)
 #: Versions that could join a batch, most urgent first, with their length in characters; locked,
 #: passing over those another worker is taking up right now (PostgreSQL ``SKIP LOCKED``). Two workers
 #: that waited for each other's rows here would deadlock: each holds its own first version already.
