@@ -4,8 +4,8 @@ thinc, under spaCy, multiplies a layer's matrices with BLIS by default. NumPy's 
 the same products for a tagger's shapes (a few to a few hundred tokens by 96–288 features) in
 0.76–0.85 of the time on one thread, and the model reads a text in 0.80–0.90 of it (``python -m
 bench.matmul``), with the same tags: the whole development sets (1,016 documents) tag the same
-either way. The transition-based entity recogniser's own inner product
-stays in BLIS: spaCy calls it from compiled code.
+either way. The transition-based entity recogniser's own inner product stays in BLIS: spaCy calls
+it from compiled code.
 
 One thread: a worker process is one of several sharing the machine's cores (enrichment runs one
 per core), and more threads would only take cores from the others.
