@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     #: at one urgency (a tagging batch, a sweep): each costs its own render, but one Celery hop
     #: and one delivery message serve them all (1: a message each).
     publish_group_versions: int = 8
+    #: Versions at most in one message to the enrichment workers, when several are stored at one
+    #: urgency together (a burst the API relays at once, a sweep): the worker's batch takes up
+    #: whichever versions wait, so each message after the first of a burst mostly finds its
+    #: versions tagged already; one message for a few of them saves those Celery hops. Kept below
+    #: ``tagging_batch_versions`` so that a burst still reaches every enrichment process (1: a
+    #: message each; flashes always go one to a message).
+    enrichment_group_versions: int = 4
     #: Every Redis call (broker, API, scheduler) gives up after this: a Redis that accepts
     #: connections and never answers must not hang a request or a sweep.
     redis_socket_timeout_seconds: float = 1.0

@@ -2,8 +2,8 @@
 
 ``record`` adds the event to the caller's session (same transaction as the change), leased to
 the process that writes it: nobody else sends it while that process relays it. ``relay`` reads
-the events it was given, hands them to Celery (a message each; consecutive publish events at one
-priority share one, ``messages``) and marks them sent (one write per batch, no
+the events it was given, hands them to Celery (consecutive events for one stage at one priority
+share a message, up to a few versions: ``messages``) and marks them sent (one write per batch, no
 claim: the lease was taken with the change). Whatever a crash or a Redis outage leaves unsent,
 the scheduler's ``relay_unsent`` claims (a conditional UPDATE: SQLite has no SKIP LOCKED) and
 sends once the lease has run out; a relay that cannot send releases its events at once.
@@ -22,10 +22,10 @@ from sqlalchemy import bindparam, insert, or_, update
 from sqlmodel import Session, select
 
 from shared import queue
-from shared.config import get_settings
+from shared.config import Settings, get_settings
 from shared.db import read_scope, session_scope
 from shared.models import OutboxEvent, VersionState
-from shared.queue import priority_for_urgency
+from shared.queue import FLASH_URGENCIES, priority_for_urgency
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,16 @@ TASK_FOR_EVENT = {
 }
 
 #: Tasks that take several version ids in one message (a list), when events for them wait at the
-#: same urgency: a tagging batch's versions then cost the publish workers one Celery hop (and one
-#: delivery message) in all. Enrichment takes one id a message: its own batches are formed where
-#: the versions wait, so that both of its processes share a burst.
-GROUPED_TASKS = frozenset({"publish.render_version"})
+#: same priority, with the setting that caps a group: a tagging batch's versions then cost the
+#: publish workers one Celery hop (and one delivery message) in all, and a burst's stored versions
+#: cost the enrichment workers a hop for every few of them instead of one each (its batches are
+#: formed where the versions wait, so a message names the versions it was sent for, not a batch).
+GROUPED_TASKS = {
+    "publish.render_version": "publish_group_versions",
+    "enrichment.tag_version": "enrichment_group_versions",
+}
+#: ... except at these priorities: a flash is tagged alone, so it goes to enrichment alone.
+ALONE_PRIORITIES = {"enrichment.tag_version": frozenset(priority_for_urgency(u) for u in FLASH_URGENCIES)}
 
 #: The event that moves a version on from each waiting state.
 EVENT_FOR_STATE = {
@@ -192,22 +198,28 @@ class Message:
 
     @property
     def argument(self) -> int | list[int]:
-        """A version id, or a list of them for a group (a task in ``GROUPED_TASKS``)."""
+        """A version id, or a list of them for a group (``GROUPED_TASKS``)."""
         return self.version_ids if len(self.version_ids) > 1 else self.version_ids[0]
 
 
-def messages(events: list[Event], group_size: int) -> list[Message]:
+def group_sizes(settings: Settings) -> dict[str, int]:
+    """Task → versions at most in one of its messages (``GROUPED_TASKS``)."""
+    return {task: getattr(settings, name) for task, name in GROUPED_TASKS.items()}
+
+
+def messages(events: list[Event], sizes: dict[str, int]) -> list[Message]:
     """The messages that send the events, in their order: consecutive events for a task in
-    ``GROUPED_TASKS`` at the same priority share one, up to ``group_size`` versions (a version
-    named twice, by an event and the sweep's fresh one, is named once)."""
+    ``sizes`` at the same priority share one, up to its size in versions (never at its
+    ``ALONE_PRIORITIES``; a version named twice, by an event and the sweep's fresh one, is named
+    once)."""
     out: list[Message] = []
     for event_id, kind, version_id, priority in events:
         task, last = TASK_FOR_EVENT[kind], out[-1] if out else None
+        size = 1 if priority in ALONE_PRIORITIES.get(task, ()) else sizes.get(task, 1)
         joins = (
             last is not None
-            and task in GROUPED_TASKS
             and (last.task, last.priority) == (task, priority)
-            and (version_id in last.version_ids or len(last.version_ids) < group_size)
+            and (version_id in last.version_ids or len(last.version_ids) < size)
         )
         if not joins:
             last = Message(task, priority)
@@ -226,7 +238,7 @@ def _relay_batch(event_ids: list[int], take: Callable[[list[int]], list[Event]])
         return 0
     sent: list[int] = []
     try:
-        for message in messages(claimed, get_settings().publish_group_versions):
+        for message in messages(claimed, group_sizes(get_settings())):
             queue.send(message.task, message.argument, message.priority)
             sent += message.event_ids
     except Exception:  # broker trouble: the rest is released for the sweep

@@ -10,7 +10,7 @@ that was waiting; the stuck-work sweep is the net under it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +20,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
-from shared import events
+from shared import events, logs
 from shared.db import session_scope
 from shared.models import IN_PIPELINE_STATES, OutboxEvent, StoryVersion, VersionState
 from shared.timeutil import utcnow
@@ -121,6 +121,21 @@ def tried_out(session: Session, version: StoryVersion, max_tries: int) -> Taken:
         )
         return Taken(None, fail(session, version, error))
     return Taken(version)
+
+
+def each_version(version_ids: Iterable[int], step: Callable[[int], object]) -> None:
+    """A worker's step on each version a message names, in order: a version whose step raised
+    keeps its error (``step_errors_noted``) and the others still go; then the first error is
+    raised, so that the task fails with it."""
+    raised: list[Exception] = []
+    for version_id in version_ids:
+        try:
+            with logs.bound(version_id=version_id), step_errors_noted(version_id):  # the step binds the story
+                step(version_id)
+        except Exception as exc:
+            raised.append(exc)
+    if raised:
+        raise raised[0]
 
 
 @contextmanager

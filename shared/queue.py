@@ -20,6 +20,9 @@ log = logging.getLogger(__name__)
 
 QUEUES = ("enrichment", "publish", "delivery")
 
+#: The flash lane: urgencies whose versions are tagged alone and fetched before all others.
+FLASH_URGENCIES = (1, 2)
+
 TASK_ROUTES = {
     "enrichment.*": {"queue": "enrichment"},
     "publish.*": {"queue": "publish"},

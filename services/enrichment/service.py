@@ -26,26 +26,35 @@ from shared import events, lifecycle, logs, metrics, tag_index
 from shared.config import Settings, get_settings
 from shared.db import read_scope, session_scope
 from shared.models import StoryVersion, VersionState
+from shared.queue import FLASH_URGENCIES
 from shared.tags import StoryTags, TaggerFailure
 from shared.text import html_to_text
 from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Urgencies tagged alone, never held up by a batch (the flash lane's).
-ALONE_URGENCIES = (1, 2)
+#: Urgencies tagged alone, never held up by a batch.
+ALONE_URGENCIES = FLASH_URGENCIES
 
 # Built once (building a statement costs several times what running it does, ``python -m
 # bench.statements``); values are bound at each run.
 _VERSIONS = StoryVersion.__table__
 _NOT_HELD = or_(_VERSIONS.c.held_until.is_(None), _VERSIONS.c.held_until < bindparam("now"))
-#: The version still waits to be tagged and no batch holds it.
-_IS_WAITING = (_VERSIONS.c.id == bindparam("version_id"), _VERSIONS.c.state == VersionState.stored, _NOT_HELD)
+#: A version still waits to be tagged and no batch holds it ...
+_WAITS = (_VERSIONS.c.state == VersionState.stored, _NOT_HELD)
+#: ... this one.
+_IS_WAITING = (_VERSIONS.c.id == bindparam("version_id"), *_WAITS)
 #: The version, if it is waiting; locked (PostgreSQL: if a batch is taking it up right now, wait for
 #: that to commit and read it held; SQLite serialises writers).
 _WAITING = select(StoryVersion).where(*_IS_WAITING).with_for_update()
 #: The same question asked in a read, without the writers' turn (``take_up``).
 _STILL_WAITING = select(_VERSIONS.c.id).where(*_IS_WAITING)
+#: Of several versions, those still waiting, fewest tries first.
+_IN_TURN = (
+    select(_VERSIONS.c.id)
+    .where(_VERSIONS.c.id.in_(bindparam("ids", expanding=True)), *_WAITS)
+    .order_by(_VERSIONS.c.tries, _VERSIONS.c.id)
+)
 _UNTRIED = (_VERSIONS.c.state == VersionState.stored, _VERSIONS.c.tries == 0)
 #: Versions that could join a batch, most urgent first, with their length in characters; locked,
 #: passing over those another worker is taking up right now (PostgreSQL ``SKIP LOCKED``). Two workers
@@ -151,6 +160,19 @@ def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
         if version.tries == 1 and version.queue_urgency not in ALONE_URGENCIES:
             batch += hold_mates(session, batch[0], settings)
         return batch, []
+
+
+def in_turn(version_ids: int | list[int]) -> list[int]:
+    """The versions a message names that still wait to be tagged (``_IS_WAITING``), fewest tries
+    first, in one read: after a burst's first batch most of a group is tagged or held already,
+    and a story that killed its worker when its message was last taken up goes after the others
+    of the message (their tags do not wait for its tries to run out). A lone id is left to
+    ``take_up``'s own read."""
+    if isinstance(version_ids, int):
+        return [version_ids]
+    with read_scope() as session:
+        found = session.connection().execute(_IN_TURN, {"ids": version_ids, "now": utcnow()})
+        return [version_id for (version_id,) in found]
 
 
 def _still_waiting(version_id: int) -> bool:

@@ -6,7 +6,7 @@ from celery.signals import worker_init
 
 from services.enrichment import service
 from services.enrichment.taggers import warm_up
-from shared import events, lifecycle, logs
+from shared import events, lifecycle
 from shared.queue import get_celery
 
 app = get_celery()
@@ -18,6 +18,10 @@ def _load_taggers(**_kwargs) -> None:
 
 
 @app.task(name="enrichment.tag_version")
-def tag_version(version_id: int) -> None:
-    with logs.bound(version_id=version_id), lifecycle.step_errors_noted(version_id):  # the service binds the ids
-        events.relay(service.enrich_version(version_id))
+def tag_version(version_ids: int | list[int]) -> None:
+    """Tag a version, or those of a group that still wait, fewest tries first (see
+    ``events.GROUPED_TASKS``); each relays its own next events. A version whose step raised keeps
+    its error for the stuck sweep, and the task fails with it once the others are done."""
+    lifecycle.each_version(
+        service.in_turn(version_ids), lambda version_id: events.relay(service.enrich_version(version_id))
+    )

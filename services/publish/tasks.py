@@ -7,7 +7,7 @@ from celery.signals import worker_shutdown
 from services.publish import engine, render
 from services.publish.delivery import Due
 from services.publish.render import Rendered
-from shared import events, lifecycle, logs
+from shared import events, lifecycle
 from shared.queue import get_celery
 
 app = get_celery()
@@ -19,17 +19,17 @@ def render_version(version_ids: int | list[int]) -> None:
     """Render a version, or a group of them in order (see ``events.GROUPED_TASKS``); queue their
     deliveries together. A version whose step raised keeps its error for the stuck sweep, and the
     task fails with it once the others are done."""
-    rendered, raised = Rendered(), []
-    for version_id in [version_ids] if isinstance(version_ids, int) else version_ids:
-        try:
-            with logs.bound(version_id=version_id), lifecycle.step_errors_noted(version_id):  # ``render`` binds the ids
-                rendered += render.render_version(version_id)
-        except Exception as exc:
-            raised.append(exc)
-    render.dispatch(rendered.deliveries)
-    events.relay(rendered.event_ids)
-    if raised:
-        raise raised[0]
+    rendered = Rendered()
+
+    def render_one(version_id: int) -> None:
+        nonlocal rendered
+        rendered += render.render_version(version_id)
+
+    try:
+        lifecycle.each_version([version_ids] if isinstance(version_ids, int) else version_ids, render_one)
+    finally:
+        render.dispatch(rendered.deliveries)
+        events.relay(rendered.event_ids)
 
 
 @app.task(name="delivery.send")

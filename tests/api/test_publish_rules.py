@@ -203,12 +203,10 @@ def test_the_stuck_sweep_requeues_only_where_the_queue_is_idle(api):
     assert lifecycle.requeue_stuck(stale, idle_states=["enriched"]) == []
     api.sent.messages.clear()
     events.relay(lifecycle.requeue_stuck(stale, idle_states=["stored", "enriched"]))
-    assert sorted(api.sent.messages) == sorted(
-        [
-            ("enrichment.tag_version", version_row(lost["id"], 1).id, 4),
-            ("enrichment.tag_version", version_row(waiting, 1).id, 4),
-        ]
-    )
+    expected = sorted([version_row(lost["id"], 1).id, version_row(waiting, 1).id])
+    assert [(task, sorted(ids), priority) for task, ids, priority in api.sent.messages] == [
+        ("enrichment.tag_version", expected, 4)  # one message names both (a group)
+    ]
 
 
 def test_a_step_that_keeps_raising_fails_after_its_tries_with_the_error(api, monkeypatch):

@@ -196,3 +196,36 @@ def test_the_tag_index_holds_the_newest_tags_whatever_order_versions_are_tagged_
     enrichment.enrich_version(first)  # an older version tagged later leaves the newest tags indexed
     assert ("place", "DE") in indexed(story_id) and ("place", "TJ") not in indexed(story_id)
     assert indexed(story_id) == read_back(story_id)
+
+
+def test_a_groups_message_tags_the_versions_still_waiting_fewest_tries_first(either):
+    retried, first, second, tagged = [file(either, story) for story in STORIES]
+    with db.session_scope() as session:  # its worker died on it once: its try is counted, its hold ran out
+        session.exec(update(StoryVersion).where(StoryVersion.id == retried).values(tries=1))
+    assert enrichment.in_turn([retried, first, second]) == [first, second, retried]
+    enrichment.enrich_version(tagged)
+    # one batch took the untried ones; a version tried before goes alone, so it still waits
+    assert enrichment.in_turn([tagged, first, second, retried]) == [retried]
+    assert enrichment.in_turn(first) == [first]  # a lone id is left to take_up's own read
+
+
+def test_a_groups_message_tags_each_version_and_a_failing_one_keeps_its_error(either, monkeypatch):
+    from services.enrichment import tasks
+
+    monkeypatch.setenv("NEWSWIRE_TAGGING_BATCH_VERSIONS", "1")
+    get_settings.cache_clear()
+    versions = [file(either, story) for story in STORIES[:3]]
+    real_enrich = enrichment.enrich_version
+
+    def breaks_on_the_second(version_id: int) -> list[int]:
+        if version_id == versions[1]:
+            raise RuntimeError("the database went away")
+        return real_enrich(version_id)
+
+    monkeypatch.setattr(enrichment, "enrich_version", breaks_on_the_second)
+    either.sent.messages.clear()
+    with pytest.raises(RuntimeError, match="went away"):
+        tasks.tag_version.run(versions)
+    assert [row(v).state for v in versions] == [VersionState.enriched, VersionState.stored, VersionState.enriched]
+    assert row(versions[1]).error == "RuntimeError: the database went away"
+    assert either.sent.tasks() == ["publish.render_version", "publish.render_version"]
