@@ -190,7 +190,9 @@ def _publish(session: Session, story: Story, version: StoryVersion) -> Rendered:
         tags=envelope.tags,
     )
     dues = _create_deliveries(session, version, audience(session, version, facts), now)
-    return Rendered(dues, lifecycle.wake_next(session, version.story_id), version.received_at)
+    # the story's newest version has none after it to wake (its row is locked: none is being filed)
+    woken = [] if version.version == story.current_version else lifecycle.wake_next(session, version.story_id)
+    return Rendered(dues, woken, version.received_at)
 
 
 def _create_deliveries(session: Session, version: StoryVersion, subscribers: set[str], now) -> list[tuple[Due, int]]:
