@@ -17,12 +17,11 @@ turn, several times.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from pathlib import Path
 
-from bench.machine import children, describe
+from bench.machine import children, describe, own_cpu_times
 from bench.pipeline import burst_run, project_stack, story_poster, tiny_story, warm_up
 from bench.profile import conll_stories
 from bench.stack import describe as describe_stack
@@ -30,8 +29,7 @@ from bench.stack import describe as describe_stack
 
 def own_cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of one process (its children not included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return sum(own_cpu_times(pid))
 
 
 def stack_processes(stack) -> dict[str, int]:

@@ -38,18 +38,21 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+def own_cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU seconds of one process (its children not included), from /proc; (0, 0)
+    for a process that is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0, 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
 def cpu_times(pid: int) -> tuple[float, float]:
     """User and system CPU seconds of a process and its live children (a worker's pool), from /proc."""
-    user = system = 0
-    for each in [pid, *children(pid)]:
-        try:
-            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        user += int(fields[11])
-        system += int(fields[12])
-    ticks = os.sysconf("SC_CLK_TCK")
-    return user / ticks, system / ticks
+    times = [own_cpu_times(each) for each in [pid, *children(pid)]]
+    return sum(user for user, _ in times), sum(system for _, system in times)
 
 
 def cpu_seconds(pid: int) -> float:
