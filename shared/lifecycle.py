@@ -123,12 +123,12 @@ def tried_out(session: Session, version: StoryVersion, max_tries: int) -> Taken:
     return Taken(version)
 
 
-def each_version(version_ids: Iterable[int], step: Callable[[int], object]) -> None:
-    """A worker's step on each version a message names, in order: a version whose step raised
-    keeps its error (``step_errors_noted``) and the others still go; then the first error is
-    raised, so that the task fails with it."""
+def each_version(version_ids: int | Iterable[int], step: Callable[[int], object]) -> None:
+    """A worker's step on each version a message names (one id, or a group's), in order: a version
+    whose step raised keeps its error (``step_errors_noted``) and the others still go; then the
+    first error is raised, so that the task fails with it."""
     raised: list[Exception] = []
-    for version_id in version_ids:
+    for version_id in [version_ids] if isinstance(version_ids, int) else version_ids:
         try:
             with logs.bound(version_id=version_id), step_errors_noted(version_id):  # the step binds the story
                 step(version_id)

@@ -33,9 +33,6 @@ from shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 
-#: Urgencies tagged alone, never held up by a batch.
-ALONE_URGENCIES = FLASH_URGENCIES
-
 # Built once (building a statement costs several times what running it does, ``python -m
 # bench.statements``); values are bound at each run.
 _VERSIONS = StoryVersion.__table__
@@ -157,7 +154,7 @@ def take_up(version_id: int) -> tuple[list[Untagged], list[int]]:
             return [], taken.event_ids
         logs.bind(story_id=version.story_id, version=version.version)
         batch = [Untagged.of(version)]
-        if version.tries == 1 and version.queue_urgency not in ALONE_URGENCIES:
+        if version.tries == 1 and version.queue_urgency not in FLASH_URGENCIES:  # a flash is tagged alone
             batch += hold_mates(session, batch[0], settings)
         return batch, []
 

@@ -26,7 +26,7 @@ def render_version(version_ids: int | list[int]) -> None:
         rendered += render.render_version(version_id)
 
     try:
-        lifecycle.each_version([version_ids] if isinstance(version_ids, int) else version_ids, render_one)
+        lifecycle.each_version(version_ids, render_one)
     finally:
         render.dispatch(rendered.deliveries)
         events.relay(rendered.event_ids)
