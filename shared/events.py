@@ -301,15 +301,22 @@ def _release(event_ids: list[int]) -> None:
         log.warning("outbox events %s keep their lease until it runs out", event_ids, exc_info=True)
 
 
+#: Events nobody sent: older than a relay in progress needs, and not leased (or the lease ran out).
+_FORGOTTEN = (
+    select(OUTBOX.c.id)
+    .where(OUTBOX.c.sent_at.is_(None), OUTBOX.c.created_at < bindparam("created_before"))
+    .where(or_(OUTBOX.c.lease_until.is_(None), OUTBOX.c.lease_until < bindparam("now")))
+    .order_by(OUTBOX.c.priority, OUTBOX.c.id)
+    .limit(bindparam("limit"))
+)
+
+
 def relay_unsent(limit: int = 500) -> int:
-    """Scheduler sweep: send events that nobody sent (crash, broker outage)."""
+    """Scheduler sweep: send events that nobody sent (crash, broker outage). They are found in a
+    read (an idle sweep never queues with the writers); the claim takes each one only if it is
+    still unsent and not leased."""
     now = utcnow()
-    with session_scope() as session:
-        ids = session.exec(
-            select(OutboxEvent.id)
-            .where(OutboxEvent.sent_at.is_(None), OutboxEvent.created_at < now - SWEEP_GRACE)
-            .where(or_(OutboxEvent.lease_until.is_(None), OutboxEvent.lease_until < now))
-            .order_by(OutboxEvent.priority, OutboxEvent.id)
-            .limit(limit)
-        ).all()
-    return _relay(list(ids), _claim)
+    params = {"created_before": now - SWEEP_GRACE, "now": now, "limit": limit}
+    with read_scope() as session:
+        ids = [event_id for (event_id,) in session.connection().execute(_FORGOTTEN, params)]
+    return _relay(ids, _claim)

@@ -6,7 +6,7 @@ for a periodic job (the scheduler)."""
 from __future__ import annotations
 
 from sqlalchemy import delete
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from shared import db
 from shared.models import IdempotencyRecord
@@ -21,6 +21,9 @@ def purge_expired(session: Session) -> int:
 
 
 def sweep() -> int:
-    """``purge_expired`` in a transaction of its own."""
+    """``purge_expired`` in a transaction of its own, if a read finds anything expired (an idle
+    sweep takes no write lock)."""
+    if not db.finds_any(select(IdempotencyRecord.expires_at).where(IdempotencyRecord.expires_at <= utcnow())):
+        return 0
     with db.session_scope() as session:
         return purge_expired(session)

@@ -21,7 +21,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, select
 
 from shared import events, logs
-from shared.db import session_scope
+from shared.db import finds_any, session_scope
 from shared.models import IN_PIPELINE_STATES, OutboxEvent, StoryVersion, VersionState
 from shared.timeutil import utcnow
 
@@ -177,10 +177,11 @@ def requeue_stuck(stuck_after: timedelta, idle_states: list[VersionState], limit
         OutboxEvent.version_id == StoryVersion.id,
         or_(OutboxEvent.sent_at.is_(None), OutboxEvent.sent_at > cutoff),
     )
+    is_stuck = (StoryVersion.state.in_(states), ~recent, ~waiting_on_earlier())
+    if not finds_any(select(StoryVersion.id).where(*is_stuck)):  # looked at in a read first
+        return []
     with session_scope() as session:
-        stuck = session.exec(
-            select(StoryVersion).where(StoryVersion.state.in_(states), ~recent, ~waiting_on_earlier()).limit(limit)
-        ).all()
+        stuck = session.exec(select(StoryVersion).where(*is_stuck).limit(limit)).all()
         new = [
             events.record(session, events.EVENT_FOR_STATE[VersionState(v.state)], v.id, v.queue_urgency) for v in stuck
         ]
