@@ -177,12 +177,12 @@ def read_scope(settings: Settings | None = None) -> Iterator[Session]:
         yield session
 
 
-def finds_any(query: Select, params: dict | None = None, settings: Settings | None = None) -> bool:
+def finds_any(query: Select) -> bool:
     """Whether ``query`` finds a row, asked in a read: on SQLite it neither waits for the writers
     nor holds them up. A periodic job (the scheduler's sweeps) looks first, and opens a write
     transaction — which queues with every writer of the pipeline — only when it has work to do."""
-    with read_scope(settings) as session:
-        return session.connection().execute(query.limit(1), params or {}).first() is not None
+    with read_scope() as session:
+        return session.connection().execute(query.limit(1)).first() is not None
 
 
 _ADVISORY_LOCK = select(func.pg_advisory_xact_lock(bindparam("key")))
