@@ -75,12 +75,20 @@ async def relay_after_response(event_ids: list[int]) -> None:
         await run_in_threadpool(events.api_relay.drain)
 
 
-def file_and_relay(
+async def file_and_relay(
     action: Callable[..., service.Filed], background: BackgroundTasks, **kwargs
 ) -> tuple[schemas.StoryAccepted, bool]:
-    """Run one filing action in a transaction; its events are relayed after the response went
-    out, so a slow or dead broker never holds the editor's request (the scheduler's sweep sends
-    whatever the relay could not)."""
+    """Run one filing action in a transaction, in a thread of the pool; its events are relayed
+    after the response went out, so a slow or dead broker never holds the editor's request (the
+    scheduler's sweep sends whatever the relay could not). The handlers that call this are
+    ``async``, so a request takes one thread (the filing), not two (FastAPI checks the answer of
+    a plain ``def`` handler in a thread of its own too)."""
+    return await run_in_threadpool(_file_in_transaction, action, background, **kwargs)
+
+
+def _file_in_transaction(
+    action: Callable[..., service.Filed], background: BackgroundTasks, **kwargs
+) -> tuple[schemas.StoryAccepted, bool]:
     with db.session_scope() as session:
         filed = action(session=session, **kwargs)
         accepted = _accepted(filed)
@@ -91,12 +99,12 @@ def file_and_relay(
 
 
 @router.post("", status_code=202, response_model=schemas.StoryAccepted, responses=errors.responses(400, 409, 413, 422))
-def create_story(
+async def create_story(
     payload: schemas.StoryCreate, key: Editor, background: BackgroundTasks, idempotency_key: IdempotencyKey
 ) -> schemas.StoryAccepted:
     """File a new story. It goes out as version 1 (`story.published`) once tagged and rendered,
     or when its embargo lifts."""
-    accepted, _ = file_and_relay(
+    accepted, _ = await file_and_relay(
         service.create_story, background, payload=payload, filed_by=key.name, idempotency_key=idempotency_key
     )
     return accepted
@@ -168,7 +176,7 @@ def get_story(story_id: StoryId, _key: Editor) -> schemas.StoryPublic:
         **FILING_ERRORS,
     },
 )
-def update_story(
+async def update_story(
     story_id: StoryId,
     payload: schemas.StoryCreate,
     key: Editor,
@@ -178,7 +186,7 @@ def update_story(
 ) -> schemas.StoryAccepted:
     """Replace the story's content: it goes out as the next version (`story.updated`). Leave out
     `embargoed_until` to keep the story's embargo; send `null` to lift it."""
-    accepted, created = file_and_relay(
+    accepted, created = await file_and_relay(
         service.update_story,
         background,
         story_id=story_id,
@@ -192,7 +200,7 @@ def update_story(
 
 
 @router.post("/{story_id}/corrections", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
-def correct_story(
+async def correct_story(
     story_id: StoryId,
     payload: schemas.StoryCorrection,
     key: Editor,
@@ -201,7 +209,7 @@ def correct_story(
 ) -> schemas.StoryAccepted:
     """Correct the story: the corrected content and a `note` go out as the next version
     (`story.corrected`, the note in ninjs `edNote`), also to every site that got an earlier one."""
-    accepted, _ = file_and_relay(
+    accepted, _ = await file_and_relay(
         service.correct_story,
         background,
         story_id=story_id,
@@ -213,7 +221,7 @@ def correct_story(
 
 
 @router.post("/{story_id}/kill", status_code=202, response_model=schemas.StoryAccepted, responses=FILING_ERRORS)
-def kill_story(
+async def kill_story(
     story_id: StoryId,
     payload: schemas.StoryKill,
     key: Editor,
@@ -223,7 +231,7 @@ def kill_story(
     """Withdraw the story (`story.killed`, ninjs `pubStatus: canceled`, the reason in `edNote`).
     It goes to every site that may hold an earlier version, and to nobody else; versions not yet
     out never go. The story then takes no updates, corrections or tag changes (409)."""
-    accepted, _ = file_and_relay(
+    accepted, _ = await file_and_relay(
         service.kill_story,
         background,
         story_id=story_id,
@@ -273,9 +281,9 @@ def get_story_version(story_id: StoryId, number: VersionNumber, _key: Editor) ->
     response_model=schemas.StoryAccepted,
     responses=errors.responses(404, 409),
 )
-def retry_story_version(
+async def retry_story_version(
     story_id: StoryId, number: VersionNumber, _key: Editor, background: BackgroundTasks
 ) -> schemas.StoryAccepted:
     """Send a failed version through the pipeline again (refused once a newer version is out)."""
-    accepted, _ = file_and_relay(service.retry_version, background, story_id=story_id, number=number)
+    accepted, _ = await file_and_relay(service.retry_version, background, story_id=story_id, number=number)
     return accepted

@@ -54,9 +54,7 @@ async def file_story(request: Request, me: DeskUser, background: BackgroundTasks
     values = forms.text_values(await request.form())
     try:
         payload = forms.parsed(schemas.StoryCreate, values)
-        accepted, _ = await run_in_threadpool(
-            file_and_relay, service.create_story, background, payload=payload, filed_by=me.key.name
-        )
+        accepted, _ = await file_and_relay(service.create_story, background, payload=payload, filed_by=me.key.name)
     except (forms.FormRefused, Refused) as exc:
         errors = forms.messages(exc)
         return pages.render(request, "desk/new.html", me, 422, values=values, errors=errors)
@@ -85,8 +83,8 @@ async def _act(request: Request, me, story_id: str, background: BackgroundTasks,
     values = forms.text_values(await request.form())
     try:
         payload = forms.parsed(model, values)
-        accepted, created = await run_in_threadpool(
-            file_and_relay, action, background, story_id=story_id, payload=payload, filed_by=me.key.name
+        accepted, created = await file_and_relay(
+            action, background, story_id=story_id, payload=payload, filed_by=me.key.name
         )
     except (forms.FormRefused, Refused) as exc:
         errors = forms.messages(exc)
@@ -128,9 +126,7 @@ async def kill_story(request: Request, story_id: StoryId, me: DeskUser, backgrou
     except ValueError:
         return pages.redirect(f"/desk/stories/{story_id}", "Not killed: a kill needs its reason.", "error")
     try:
-        await run_in_threadpool(
-            file_and_relay, service.kill_story, background, story_id=story_id, payload=payload, filed_by=me.key.name
-        )
+        await file_and_relay(service.kill_story, background, story_id=story_id, payload=payload, filed_by=me.key.name)
     except Refused as exc:
         return pages.redirect(f"/desk/stories/{story_id}", f"Not killed: {exc.message}", "error")
     return pages.redirect(f"/desk/stories/{story_id}", "Killed: the kill goes to every site that had the story.")
@@ -155,9 +151,7 @@ async def change_tags(request: Request, story_id: StoryId, me: DeskUser, backgro
 @router.post("/stories/{story_id}/versions/{number}/retry")
 async def retry_version(story_id: StoryId, number: VersionNumber, _me: DeskUser, background: BackgroundTasks):
     try:
-        accepted, _ = await run_in_threadpool(
-            file_and_relay, service.retry_version, background, story_id=story_id, number=number
-        )
+        accepted, _ = await file_and_relay(service.retry_version, background, story_id=story_id, number=number)
     except Refused as exc:
         return pages.redirect(f"/desk/stories/{story_id}", f"Not retried: {exc.message}", "error")
     return pages.redirect(f"/desk/stories/{story_id}", f"Version {accepted.version} sent through again.")
