@@ -206,13 +206,14 @@ def cmd_worker(args) -> int:
     import importlib
     import os
 
-    from shared import heartbeat
+    from shared import db, heartbeat
     from shared.config import get_settings
     from shared.queue import get_celery
 
     module, pool, concurrency = WORKERS[args.queue]
     metrics_port = _worker_metrics_folder(args)
     importlib.import_module(module)
+    db.import_driver()  # before the pool forks: no pool process imports it in its first story
     if metrics_port:
         _serve_worker_metrics(metrics_port)
     heartbeat.beat_on_worker_heartbeat(args.queue)

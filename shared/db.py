@@ -110,6 +110,13 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return engine
 
 
+def import_driver(settings: Settings | None = None) -> None:
+    """Import the database's driver now. A worker's parent calls this before it forks its pool:
+    each pool process then starts with the driver loaded instead of importing it inside its first
+    story (psycopg: ~0.2 s, added to that story's latency). Opens no connection."""
+    make_url((settings or get_settings()).sqlalchemy_url).get_dialect().import_dbapi()
+
+
 class SqliteWriterTurn:
     """Writers of one SQLite database take turns across processes on an exclusive ``flock`` of a
     file beside it, held from before ``BEGIN IMMEDIATE`` until after the commit. SQLite takes one
