@@ -5,6 +5,9 @@ A version under embargo is parked; one whose earlier version is still on its way
 (versions go out in order); one that cannot be rendered fails. Rendering takes two
 transactions: the first counts the worker's try (so a worker that dies rendering leaves a
 trace, and a version that kills every worker ends ``failed``), the second renders and publishes.
+A group's message counts the first tries of its versions in one transaction for all of them
+(``count_first_tries``); a version on a later try is counted alone, so a version that kills its
+worker costs its group mates one try at most.
 """
 
 from __future__ import annotations
@@ -58,23 +61,16 @@ class Rendered:
         return self
 
 
-def render_version(version_id: int) -> Rendered:
+def render_version(version_id: int, *, try_counted: bool = False) -> Rendered:
     """Publish the version if it is ready and no earlier version of its story is still on its
     way; park it while its embargo holds; fail it if it cannot be rendered (or if rendering it
     killed its worker too often). Two transactions: the first counts the try, so a worker that
-    dies while rendering leaves a trace; the second renders and publishes."""
-    with session_scope() as session:
-        counted = _count_try_if_ready(session, version_id)
-        if counted is None:
-            return Rendered()
-        logs.bind(story_id=counted.story_id, version=counted.version)
-        if counted.embargoed_until and counted.embargoed_until > utcnow():
-            _park(session, version_id, counted.state)
-            return Rendered()
-        max_tries = get_settings().max_tries
-        if counted.tries > max_tries:
-            version = session.get(StoryVersion, version_id)
-            return Rendered(event_ids=lifecycle.tried_out(session, version, max_tries).event_ids)
+    dies while rendering leaves a trace; the second renders and publishes. ``try_counted``: the
+    first was done already, for a group (``count_first_tries``)."""
+    if not try_counted:
+        go_on, rendered = _count_try(version_id)
+        if not go_on:
+            return rendered
     with session_scope() as session:
         ready = _ready(session, version_id)
         rendered = Rendered() if ready is None else _publish(session, *ready)
@@ -82,6 +78,47 @@ def render_version(version_id: int) -> Rendered:
         metrics.story_stage("published", rendered.published_received_at)
         log.info("version published", extra={"deliveries": len(rendered.deliveries)})
     return rendered
+
+
+def _count_try(version_id: int) -> tuple[bool, Rendered]:
+    """The first transaction: count a try at the version if it is ready, park it under an embargo,
+    fail it once it has killed its worker too often. Whether to go on and render it, and what is
+    left to do if not."""
+    with session_scope() as session:
+        counted = _count_try_if_ready(session, version_id)
+        if counted is None:
+            return False, Rendered()
+        logs.bind(story_id=counted.story_id, version=counted.version)
+        if counted.embargoed_until and counted.embargoed_until > utcnow():
+            _park(session, version_id, counted.state)
+            return False, Rendered()
+        max_tries = get_settings().max_tries
+        if counted.tries > max_tries:
+            version = session.get(StoryVersion, version_id)
+            return False, Rendered(event_ids=lifecycle.tried_out(session, version, max_tries).event_ids)
+    return True, Rendered()
+
+
+def count_first_tries(version_ids: list[int]) -> set[int]:
+    """Count a try at each version of a group that is ready, on its first try and under no
+    embargo, in one transaction; returns their ids. Each would otherwise take a transaction of
+    its own — on SQLite each a turn at the one write lock every stage queues for. The versions
+    left out (not ready yet, embargoed, or tried before: one that killed its worker is tried
+    alone from then on) are taken up alone by ``render_version``, as is the whole group if the
+    database fails here."""
+    if len(version_ids) < 2:
+        return set()
+    try:
+        with session_scope() as session:
+            session.execute(_LOCK_STORIES_OF_VERSIONS, {"ids": version_ids}).all()
+            return {row.id for row in session.execute(_COUNT_FIRST_TRIES, {"ids": version_ids})}
+    except Exception:
+        log.warning(
+            "could not count the tries of a group of %d versions; each is taken up alone",
+            len(version_ids),
+            exc_info=True,
+        )
+        return set()
 
 
 # Statements every story runs, built once: building one costs several times what running it does
@@ -110,6 +147,21 @@ _COUNT_READY_TRY = (
         _VERSIONS.c.version,
     )
 )
+_IN_GROUP = _VERSIONS.c.id.in_(bindparam("ids", expanding=True))
+#: The stories of a group's versions, locked in one order (PostgreSQL) before their versions are
+#: written, as every writer of versions does (``tag_index.lock_stories``).
+_LOCK_STORIES_OF_VERSIONS = (
+    select(Story.id)
+    .where(Story.id.in_(select(_VERSIONS.c.story_id).where(_IN_GROUP)))
+    .order_by(Story.id)
+    .with_for_update()
+)
+_COUNT_FIRST_TRIES = (
+    update(_VERSIONS)
+    .where(_IN_GROUP, lifecycle.ready_to_render(), _VERSIONS.c.tries == 0, _VERSIONS.c.embargoed_until.is_(None))
+    .values(tries=_VERSIONS.c.tries + 1)
+    .returning(_VERSIONS.c.id)
+)
 _ADD_DELIVERIES = insert(Delivery.__table__)
 _ACTIVE_SUBSCRIBERS = select(Subscriber.id, Subscriber.filters).where(
     Subscriber.active.is_(True), Subscriber.deleted_at.is_(None)
@@ -134,7 +186,10 @@ def _ready(session: Session, version_id: int) -> tuple[Story, StoryVersion] | No
     if story is None:
         return None
     version = session.exec(_READY_VERSION, params={"version_id": version_id}).first()
-    return None if version is None else (story, version)
+    if version is None:
+        return None
+    logs.bind(story_id=story.id, version=version.version)
+    return story, version
 
 
 def _park(session: Session, version_id: int, state: str) -> None:

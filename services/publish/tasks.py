@@ -16,14 +16,15 @@ worker_shutdown.connect(engine.stop_engine)
 
 @app.task(name="publish.render_version")
 def render_version(version_ids: int | list[int]) -> None:
-    """Render a version, or a group of them in order (see ``events.GROUPED_TASKS``); queue their
-    deliveries together. A version whose step raised keeps its error for the stuck sweep, and the
-    task fails with it once the others are done."""
+    """Render a version, or a group of them in order (see ``events.GROUPED_TASKS``; their first
+    tries counted together); queue their deliveries together. A version whose step raised keeps
+    its error for the stuck sweep, and the task fails with it once the others are done."""
     rendered = Rendered()
+    counted = render.count_first_tries(version_ids) if isinstance(version_ids, list) else set()
 
     def render_one(version_id: int) -> None:
         nonlocal rendered
-        rendered += render.render_version(version_id)
+        rendered += render.render_version(version_id, try_counted=version_id in counted)
 
     try:
         lifecycle.each_version(version_ids, render_one)

@@ -1,14 +1,23 @@
 """Publish groups on a real database: the versions a tagging batch moves on reach the publish
-workers in one message, which publishes each of them as its own message would, queues all their
-deliveries together, and lets one that raises fail alone."""
+workers in one message, which counts their first tries in one transaction, publishes each of them
+as its own message would, queues all their deliveries together, and lets one that raises fail
+alone."""
 
 from __future__ import annotations
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from sqlalchemy import update
+
+from services.publish import render
 from services.publish.formats import ninjs
 from shared import db, events
+from shared.models import StoryVersion, VersionState
+from shared.timeutil import utcnow
 from tests.api.pipeline import deliveries, enrich, version_row
+
+FAR_AHEAD = utcnow() + timedelta(days=3)
 
 HEADLINES = ["Kerry lands in Dushanbe", "Floods in Bavaria", "Chile copper output up"]
 
@@ -88,3 +97,45 @@ def test_a_version_already_published_is_passed_over(either):
     run_publish_task(version_ids)  # its event sent again by the sweep, in a group
     assert version_row(story_ids[0], 1).published_at == published_at
     assert [version_row(story_id, 1).state for story_id in story_ids] == ["published"] * 3
+
+
+def tries(version_id: int) -> int:
+    with db.read_scope() as session:
+        return session.get(StoryVersion, version_id).tries
+
+
+def test_a_groups_first_tries_are_counted_in_one_go_and_a_version_tried_before_alone(either):
+    _story_ids, (first, retried, third) = tagged_batch(either)
+    with db.session_scope() as session:  # a worker died rendering it before
+        session.exec(update(StoryVersion).where(StoryVersion.id == retried).values(tries=1))
+
+    assert render.count_first_tries([first, retried, third]) == {first, third}
+    assert [tries(v) for v in (first, retried, third)] == [1, 1, 1]
+    assert render.count_first_tries([first, retried, third]) == set()  # counted once only
+
+
+def test_a_group_whose_worker_died_after_counting_is_published_each_taken_up_alone(either):
+    story_ids, version_ids = tagged_batch(either)
+    assert render.count_first_tries(version_ids) == set(version_ids)  # ... and the worker died here
+
+    run_publish_task(version_ids)  # the message again: each counted alone, one try more
+    rows = [version_row(story_id, 1) for story_id in story_ids]
+    assert [(row.state, row.tries) for row in rows] == [("published", 0)] * 3
+
+
+def test_a_version_not_ready_or_embargoed_is_left_to_its_own_take_up(either):
+    story_ids, (held_back, embargoed, ready) = tagged_batch(either)
+    with db.session_scope() as session:
+        session.exec(update(StoryVersion).where(StoryVersion.id == embargoed).values(embargoed_until=FAR_AHEAD))
+    second = either.editor.put(f"/v1/stories/{story_ids[0]}", json={"headline": "Kerry leaves", "body_text": "AP."})
+    assert second.status_code == 202, second.text
+    newer = enrich(story_ids[0], 2)
+    with db.session_scope() as session:  # version 1 of the story back in the pipeline: version 2 waits
+        session.exec(update(StoryVersion).where(StoryVersion.id == held_back).values(state=VersionState.stored))
+
+    assert render.count_first_tries([newer, embargoed, ready]) == {ready}
+
+    run_publish_task([newer, embargoed, ready])
+    assert version_row(story_ids[0], 2).state == "enriched"  # still behind version 1
+    assert version_row(story_ids[1], 1).state == "embargoed"
+    assert version_row(story_ids[2], 1).state == "published"
