@@ -265,53 +265,59 @@ def _bodies(connection: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[
 def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing | None]:
     """Take the leases of the given deliveries that are due and free, and return what to send
     for each one that may go now (None for the others: not due, held, waiting, withdrawn)."""
+    with session_scope() as session:
+        return _claim(session.connection(), delivery_ids, settings)
+
+
+def _claim(connection: Connection, delivery_ids: list[str], settings: Settings) -> dict[str, Outgoing | None]:
     now = utcnow()
     lease = now + timedelta(seconds=settings.delivery_lease_seconds)
     outgoing: dict[str, Outgoing | None] = dict.fromkeys(delivery_ids)
-    with session_scope() as session:
-        connection = session.connection()
-        leased = _take_leases(connection, list(outgoing), lease, now)
-        if not leased:
-            return outgoing
-        rows = _claimed_rows(connection, list(leased))
-        later_versions = [i for i, version in leased.items() if version > 1]  # a first version waits for none
-        earlier = _earlier_pending(connection, later_versions, now) if later_versions else {}
-        decisions = {
-            row.id: decide(
-                is_kill=row.kind == VersionKind.kill,
-                story_killed=row.killed_at is not None,
-                active=row.active,
-                earlier=earlier.get(row.id, ()),
-                now=now,
-                deleted=row.deleted_at is not None,
-            )
-            for row in rows
-        }
-        sending = [row for row in rows if decisions[row.id].action == "send"]
-        bodies = _bodies(connection, {(row.version_id, row.format) for row in sending})
-        for row in sending:
-            rendition = bodies[(row.version_id, row.format)]
-            outgoing[row.id] = Outgoing(
-                row.id,
-                row.subscriber_id,
-                row.story_id,
-                lease,
-                row.url,
-                signing_secrets(row, now),
-                row.message_id,
-                row.attempts + 1,
-                row.attempt_limit,
-                rendition.body,
-                row.received_at,
-                row.version,
-                rendition.content_type,
-                VersionKind(row.kind).event_type,
-                row.channel,
-                row.credentials,
-                row.format,
-            )
-        _apply(connection, decisions)
+    leased = _take_leases(connection, list(outgoing), lease, now)
+    if not leased:
+        return outgoing
+    rows = _claimed_rows(connection, list(leased))
+    later_versions = [i for i, version in leased.items() if version > 1]  # a first version waits for none
+    earlier = _earlier_pending(connection, later_versions, now) if later_versions else {}
+    decisions = {
+        row.id: decide(
+            is_kill=row.kind == VersionKind.kill,
+            story_killed=row.killed_at is not None,
+            active=row.active,
+            earlier=earlier.get(row.id, ()),
+            now=now,
+            deleted=row.deleted_at is not None,
+        )
+        for row in rows
+    }
+    sending = [row for row in rows if decisions[row.id].action == "send"]
+    bodies = _bodies(connection, {(row.version_id, row.format) for row in sending})
+    for row in sending:
+        outgoing[row.id] = _outgoing(row, bodies[(row.version_id, row.format)], lease, now)
+    _apply(connection, decisions)
     return outgoing
+
+
+def _outgoing(row: Any, rendition: formats.Rendition, lease: datetime, now: datetime) -> Outgoing:
+    return Outgoing(
+        row.id,
+        row.subscriber_id,
+        row.story_id,
+        lease,
+        row.url,
+        signing_secrets(row, now),
+        row.message_id,
+        row.attempts + 1,
+        row.attempt_limit,
+        rendition.body,
+        row.received_at,
+        row.version,
+        rendition.content_type,
+        VersionKind(row.kind).event_type,
+        row.channel,
+        row.credentials,
+        row.format,
+    )
 
 
 def keep_queued(delivery_ids: list[str]) -> None:
@@ -369,36 +375,63 @@ def _outcome(attempt: Attempt, settings: Settings, now: datetime) -> tuple[str, 
 def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
     """Write the attempts, and each delivery's new state where its lease still holds. Results
     whose lease was lost (another worker took the delivery over) count for nothing else."""
-    now, recorded = utcnow(), Recorded()
+    with session_scope() as session:
+        recorded, by_outcome = _record(session.connection(), attempts, settings)
+    _after_recording(attempts, recorded, by_outcome)
+    return recorded
+
+
+def claim_and_record(
+    delivery_ids: list[str], attempts: list[Attempt], *, settings: Settings
+) -> tuple[dict[str, Outgoing | None], Recorded]:
+    """``record`` the attempts and ``claim`` the deliveries in one transaction: the delivery
+    engine's results and its next claims, when both wait for the database, take one write
+    transaction instead of two (on SQLite, one turn at the write lock every stage queues for)."""
     with session_scope() as session:
         connection = session.connection()
-        connection.execute(insert(DeliveryAttempt.__table__), [_attempt_row(a) for a in attempts])
-        by_outcome: dict[str, list[tuple[Attempt, dict[str, Any]]]] = {}
-        for attempt in attempts:
-            outcome, values = _outcome(attempt, settings, now)
-            by_outcome.setdefault(outcome, []).append((attempt, values))
-        written = set().union(*(_write_outcome(connection, group) for group in by_outcome.values()))
-        if len(written) != len(attempts):
-            log.warning(
-                "%d of %d results came after their lease ran out; only their attempts are recorded",
-                len(attempts) - len(written),
-                len(attempts),
-            )
-        held = {o: [(a, v) for a, v in g if a.outgoing.delivery_id in written] for o, g in by_outcome.items()}
-        recorded.outcomes = {a.outgoing.delivery_id: o for o, g in held.items() for a, _ in g}
-        recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in held.get("delivered", [])], now)
-        _track_subscribers(connection, held, settings, now)
-    for attempt in attempts:  # once committed
+        recorded, by_outcome = _record(connection, attempts, settings) if attempts else (Recorded(), {})
+        claimed = _claim(connection, delivery_ids, settings) if delivery_ids else {}
+    _after_recording(attempts, recorded, by_outcome)
+    return claimed, recorded
+
+
+#: Attempts by outcome, each with the values its delivery's row was given.
+ByOutcome = dict[str, list[tuple[Attempt, dict[str, Any]]]]
+
+
+def _record(connection: Connection, attempts: list[Attempt], settings: Settings) -> tuple[Recorded, ByOutcome]:
+    now, recorded = utcnow(), Recorded()
+    connection.execute(insert(DeliveryAttempt.__table__), [_attempt_row(a) for a in attempts])
+    by_outcome: ByOutcome = {}
+    for attempt in attempts:
+        outcome, values = _outcome(attempt, settings, now)
+        by_outcome.setdefault(outcome, []).append((attempt, values))
+    written = set().union(*(_write_outcome(connection, group) for group in by_outcome.values()))
+    if len(written) != len(attempts):
+        log.warning(
+            "%d of %d results came after their lease ran out; only their attempts are recorded",
+            len(attempts) - len(written),
+            len(attempts),
+        )
+    held = {o: [(a, v) for a, v in g if a.outgoing.delivery_id in written] for o, g in by_outcome.items()}
+    recorded.outcomes = {a.outgoing.delivery_id: o for o, g in held.items() for a, _ in g}
+    recorded.follow_ups = _wake_later_versions(connection, [a for a, _ in held.get("delivered", [])], now)
+    _track_subscribers(connection, held, settings, now)
+    return recorded, by_outcome
+
+
+def _after_recording(attempts: list[Attempt], recorded: Recorded, by_outcome: ByOutcome) -> None:
+    """Metrics and log lines of recorded attempts, once committed."""
+    for attempt in attempts:
         outcome = recorded.outcomes.get(attempt.outgoing.delivery_id, "lease_lost")
         metrics.delivery_attempt(outcome, attempt.result.latency_ms / 1000, attempt.outgoing.received_at)
     _log_attempts(by_outcome, recorded.outcomes)
-    return recorded
 
 
 _LEVELS = {"delivered": logging.INFO, "retry": logging.WARNING, "gone": logging.WARNING, "failed": logging.ERROR}
 
 
-def _log_attempts(by_outcome: dict[str, list[tuple[Attempt, dict[str, Any]]]], written: dict[str, str]) -> None:
+def _log_attempts(by_outcome: ByOutcome, written: dict[str, str]) -> None:
     """One ``delivery attempted`` line per attempt, once committed: its outcome (delivered, retry,
     failed, gone; ``lease_lost`` when its lease had run out and the result changed nothing)."""
     for outcome, group in by_outcome.items():

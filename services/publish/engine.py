@@ -5,8 +5,8 @@ own, sending many webhooks at once over one pooled aiohttp client.
   engine takes it from there. The database is the safety net: a delivery is only ever sent
   under a lease, and one whose worker died is handed out again by the scheduler's sweep.
 * **Fan-out.** Claims and results go to the database in batches, group-commit style: while one
-  batch is being written, the next one gathers (``Batcher``). Signing is per delivery,
-  the body is built once per version.
+  batch is being written, the next one gathers (``Batcher``), claims and results together in one
+  transaction. Signing is per delivery, the body is built once per version.
 * **Isolation.** Each subscriber has its own few slots (``NEWSWIRE_DELIVERY_CONCURRENCY_PER_SUBSCRIBER``):
   a slow or dead receiver queues behind its own slots only, and every attempt ends by its
   deadline, so it can never take the slots of the others. A delivery takes its lease only
@@ -122,8 +122,8 @@ class DeliveryEngine:
         self.loop = asyncio.new_event_loop()
         self.capacity = threading.BoundedSemaphore(self.settings.delivery_backlog)
         self.database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="delivery-db")
-        self.claims = Batcher(self._claim, self.database)
-        self.records = Batcher(self._record, self.database)
+        #: Claims and results share one batcher: those waiting together go in one transaction.
+        self.writes: Batcher[str | delivery.Attempt, Any] = Batcher(self._write, self.database)
         self.held: dict[str, bool] = {}  # deliveries in the engine -> whether they took backlog capacity
         #: Held deliveries handed over again meanwhile: taken up again once the one held finishes.
         self.asked_again: dict[str, delivery.Due] = {}
@@ -252,13 +252,13 @@ class DeliveryEngine:
             self._take_over(follow_up)
 
     async def _attempt(self, due: delivery.Due) -> list[delivery.Due]:
-        outgoing = await self.claims.call(due.delivery_id)
+        outgoing = await self.writes.call(due.delivery_id)
         if outgoing is None:
             return []
         logs.bind(story_id=outgoing.story_id, version=outgoing.version)
         started = utcnow()
         result = await self._send(outgoing)
-        return await self.records.call(delivery.Attempt(outgoing, started, result))
+        return await self.writes.call(delivery.Attempt(outgoing, started, result))
 
     async def _send(self, outgoing: delivery.Outgoing) -> webhook.SendResult:
         if outgoing.channel is not None:
@@ -288,14 +288,15 @@ class DeliveryEngine:
 
     # -- in the database thread -------------------------------------------------------------
 
-    def _claim(self, ids: list[str]) -> list[delivery.Outgoing | None]:
-        claimed = delivery.claim(ids, settings=self.settings)
-        return [claimed[i] for i in ids]
-
-    def _record(self, attempts: list[delivery.Attempt]) -> list[list[delivery.Due]]:
-        recorded = delivery.record(attempts, settings=self.settings)
-        # every follow-up goes back once, with the first attempt of the batch
-        return [recorded.follow_ups] + [[] for _ in attempts[1:]]
+    def _write(self, items: list[str | delivery.Attempt]) -> list[Any]:
+        """Record the finished attempts and claim the deliveries (ids) among ``items``, in one
+        transaction: each claim's answer is what to send (or None), each attempt's the later
+        versions its delivery woke — all of them with the batch's first attempt, once."""
+        ids = [item for item in items if isinstance(item, str)]
+        attempts = [item for item in items if isinstance(item, delivery.Attempt)]
+        claimed, recorded = delivery.claim_and_record(ids, attempts, settings=self.settings)
+        follow_ups = iter([recorded.follow_ups])
+        return [claimed[item] if isinstance(item, str) else next(follow_ups, []) for item in items]
 
 
 _engine: DeliveryEngine | None = None

@@ -103,6 +103,26 @@ def test_a_delivered_version_wakes_the_next_one_for_that_subscriber(api):
     assert delivery.claim([second.id], settings=get_settings())[second.id] is not None
 
 
+def test_results_and_claims_written_together_record_first_then_claim(api):
+    """The engine writes the results and claims that wait together in one transaction: the
+    result of version 1 lands first, so version 2, which waited for it, is claimed in the same go."""
+    story_id, (site,) = published(api)
+    api.editor.put(f"/v1/stories/{story_id}", json={**STORY, "headline": "Kerry in Dushanbe"})
+    enrich(story_id, 2)
+    render(story_id, 2)
+    first, second = deliveries(story_id)
+    out = delivery.claim([first.id], settings=get_settings())
+
+    attempt = delivery.Attempt(out[first.id], utcnow(), OK)
+    claimed, recorded = delivery.claim_and_record([second.id], [attempt], settings=get_settings())
+    assert recorded.outcomes == {first.id: "delivered"}
+    assert claimed[second.id] is not None and claimed[second.id].version == 2  # no wait for version 1
+    assert claimed[second.id].subscriber_id == site
+    assert [row.state for row in deliveries(story_id)] == ["delivered", "pending"]
+    assert delivery.claim([second.id], settings=get_settings()) == {second.id: None}  # leased already
+    assert delivery.claim_and_record([], [], settings=get_settings()) == ({}, delivery.Recorded())
+
+
 def test_deliveries_the_engine_holds_are_not_queued_again_by_the_sweep(api):
     from services.publish import sweeps
 
