@@ -289,14 +289,21 @@ class DeliveryEngine:
     # -- in the database thread -------------------------------------------------------------
 
     def _write(self, items: list[str | delivery.Attempt]) -> list[Any]:
-        """Record the finished attempts and claim the deliveries (ids) among ``items``, in one
-        transaction: each claim's answer is what to send (or None), each attempt's the later
-        versions its delivery woke — all of them with the batch's first attempt, once."""
+        """The answer to each item of a batch: to a claim (a delivery id), what to send (or None);
+        to a finished attempt, the later versions its delivery woke."""
         ids = [item for item in items if isinstance(item, str)]
         attempts = [item for item in items if isinstance(item, delivery.Attempt)]
+        outgoing, follow_ups = self._claim_and_record(ids, attempts)
+        claimed, woken = dict(zip(ids, outgoing, strict=True)), iter(follow_ups)
+        return [claimed[item] if isinstance(item, str) else next(woken) for item in items]
+
+    def _claim_and_record(
+        self, ids: list[str], attempts: list[delivery.Attempt]
+    ) -> tuple[list[delivery.Outgoing | None], list[list[delivery.Due]]]:
+        """Record the attempts and claim the deliveries in one transaction; every follow-up goes
+        back once, with the first attempt."""
         claimed, recorded = delivery.claim_and_record(ids, attempts, settings=self.settings)
-        follow_ups = iter([recorded.follow_ups])
-        return [claimed[item] if isinstance(item, str) else next(follow_ups, []) for item in items]
+        return [claimed[i] for i in ids], [recorded.follow_ups] + [[] for _ in attempts[1:]]
 
 
 _engine: DeliveryEngine | None = None

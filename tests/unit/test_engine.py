@@ -75,8 +75,9 @@ def test_a_failed_batch_fails_each_call():
 
 
 class ScriptedEngine(DeliveryEngine):
-    """The engine with its database and network steps scripted: every claim succeeds, every send
-    returns, and recording the first attempt waits until the test lets it go on."""
+    """The engine with its database and network steps scripted (``_claim_and_record`` in two
+    halves): every claim succeeds, every send returns, and recording the first attempt waits until
+    the test lets it go on."""
 
     def __init__(self, settings=None):
         super().__init__(settings or get_settings())
@@ -95,6 +96,11 @@ class ScriptedEngine(DeliveryEngine):
             self.recording.set()
             self.go_on.wait(10)
         return [[] for _ in attempts]
+
+    def _claim_and_record(self, ids, attempts):
+        """The results first, then the claims, as the real engine writes them."""
+        follow_ups = self._record(attempts) if attempts else []
+        return (self._claim(ids) if ids else []), follow_ups
 
 
 def test_a_delivery_handed_over_again_while_its_attempt_finishes_is_taken_up_once_more():
