@@ -56,6 +56,8 @@ def make_engine(url: str, *, foreign_keys: bool = True) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):  # pragma: no cover - trivial
             read_only = conn.get_execution_options().get(READ_ONLY, False)
+            if not read_only:
+                _sqlite_writers.begin(conn.engine.url.database)  # in a write scope: its turn first
             conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         event.listen(engine, "handle_error", _discard_after_storage_error)
@@ -124,26 +126,65 @@ class SqliteWriterTurn:
     100 ms: its busy handler), so it may sleep on long after the lock is free; the kernel hands a
     ``flock`` to the next waiter the moment it is released. Threads of one process queue on a
     re-entrant lock first (a nested scope already has the turn). Writers that do not take the turn
-    (migrations) still meet SQLite's busy timeout."""
+    (migrations) still meet SQLite's busy timeout.
+
+    A write scope (``session_scope``) takes the turn only when its transaction begins — at its
+    first statement, just before the ``BEGIN IMMEDIATE`` — and gives it back when it ends: what the
+    scope does before its first statement (building the rows of a story, sanitising its HTML) does
+    not keep every other writer of the pipeline waiting."""
 
     def __init__(self) -> None:
         self._threads = threading.RLock()
         self._depth = 0
         self._files: dict[tuple[int, str], int] = {}
+        self._local = threading.local()
 
     @contextmanager
-    def __call__(self, database: str | None) -> Iterator[None]:
-        with self._threads:
+    def scope(self) -> Iterator[None]:
+        """A write scope of this thread: ``begin`` takes the turn for it, leaving gives it back."""
+        scopes = self._scopes()
+        scope = _Scope()
+        scopes.append(scope)
+        try:
+            yield
+        finally:
+            scopes.pop()
+            if scope.taken:
+                self._release(scope.descriptor)
+
+    def begin(self, database: str | None) -> None:
+        """A write transaction of this thread begins (its ``BEGIN IMMEDIATE`` comes next): take the
+        turn for the innermost write scope, unless it holds it already. Outside any scope, nothing."""
+        scopes = self._scopes()
+        if not scopes or scopes[-1].taken:
+            return
+        scopes[-1].descriptor = self._acquire(database)
+        scopes[-1].taken = True
+
+    def _scopes(self) -> list[_Scope]:
+        if not hasattr(self._local, "scopes"):
+            self._local.scopes = []
+        return self._local.scopes
+
+    def _acquire(self, database: str | None) -> int | None:
+        self._threads.acquire()
+        try:
             descriptor = self._file(database) if self._depth == 0 else None
             if descriptor is not None:
                 fcntl.flock(descriptor, fcntl.LOCK_EX)
-            self._depth += 1
-            try:
-                yield
-            finally:
-                self._depth -= 1
-                if descriptor is not None:
-                    fcntl.flock(descriptor, fcntl.LOCK_UN)
+        except BaseException:
+            self._threads.release()
+            raise
+        self._depth += 1
+        return descriptor
+
+    def _release(self, descriptor: int | None) -> None:
+        self._depth -= 1
+        try:
+            if descriptor is not None:
+                fcntl.flock(descriptor, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
     def _file(self, database: str | None) -> int | None:
         """This process's descriptor of the turn file (a forked child opens its own: a descriptor
@@ -158,6 +199,16 @@ class SqliteWriterTurn:
         return self._files[key]
 
 
+class _Scope:
+    """A write scope: whether it took the turn, and the descriptor it locked (None when a scope
+    around it held the turn already, or for an in-memory database)."""
+
+    __slots__ = ("descriptor", "taken")
+
+    def __init__(self) -> None:
+        self.taken, self.descriptor = False, None
+
+
 _sqlite_writers = SqliteWriterTurn()
 
 
@@ -165,7 +216,7 @@ _sqlite_writers = SqliteWriterTurn()
 def session_scope(settings: Settings | None = None) -> Iterator[Session]:
     """A session whose transaction commits on success and rolls back on error."""
     engine = get_engine(settings)
-    turn = _sqlite_writers(engine.url.database) if engine.dialect.name == "sqlite" else contextlib.nullcontext()
+    turn = _sqlite_writers.scope() if engine.dialect.name == "sqlite" else contextlib.nullcontext()
     with turn, Session(engine, expire_on_commit=False) as session:
         try:
             yield session

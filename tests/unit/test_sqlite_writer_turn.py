@@ -1,11 +1,13 @@
-"""SQLite writers take turns across processes (``db.SqliteWriterTurn``): while a process is in a
-write scope, no other process — a forked child included, which must not share its parent's lock —
-can take the turn; a nested scope keeps the turn of the scope around it; leaving gives it back."""
+"""SQLite writers take turns across processes (``db.SqliteWriterTurn``): once a write scope's
+transaction has begun, no other process — a forked child included, which must not share its
+parent's lock — can take the turn until the scope ends; before its first statement the scope holds
+nothing; a nested scope keeps the turn of the scope around it; leaving gives it back."""
 
 import fcntl
 import multiprocessing
 
 import pytest
+from sqlalchemy import text
 
 from shared import db
 from shared.config import get_settings
@@ -43,12 +45,35 @@ def another_process_finds(database: str) -> str:
     return answers.get(timeout=30)
 
 
-def test_a_write_scope_holds_the_turn_against_other_processes_until_it_ends(database):
-    with db.session_scope():
+def test_a_write_scope_holds_the_turn_from_its_first_statement_until_it_ends(database):
+    db.migrate()
+    with db.session_scope() as session:
+        assert another_process_finds(database) == "free"  # nothing begun yet
+        session.execute(text("SELECT 1"))
         assert another_process_finds(database) == "taken"
         with db.session_scope():  # nested: the same turn
-            pass
+            assert another_process_finds(database) == "taken"
         assert another_process_finds(database) == "taken"
+        session.commit()  # a commit inside the scope keeps the turn: the scope may write again
+        assert another_process_finds(database) == "taken"
+    assert another_process_finds(database) == "free"
+
+
+def test_a_nested_scope_that_begins_first_gives_the_turn_back_when_it_ends(database):
+    db.migrate()
+    with db.session_scope():
+        with db.session_scope() as inner:
+            inner.execute(text("SELECT 1"))
+            assert another_process_finds(database) == "taken"
+        assert another_process_finds(database) == "free"
+    assert another_process_finds(database) == "free"
+
+
+def test_a_scope_that_fails_gives_the_turn_back(database):
+    db.migrate()
+    with pytest.raises(RuntimeError), db.session_scope() as session:
+        session.execute(text("SELECT 1"))
+        raise RuntimeError("the step failed")
     assert another_process_finds(database) == "free"
 
 
