@@ -1,9 +1,11 @@
 """Media Topics: the classifiers and cues together, on stories written for these tests."""
 
+import re
+
 import numpy as np
 import pytest
 
-from services.enrichment.taggers import textmodel
+from services.enrichment.taggers import subjects, textmodel
 from services.enrichment.taggers.subjects import Candidate, find_subjects, specific_first
 from shared import mediatopics
 
@@ -90,3 +92,31 @@ def test_linear_model_round_trip(tmp_path):
     assert model.probabilities("nothing known") == pytest.approx({"a": 0.5, "b": 0.5})
     columns, values = model.vector("oil goal")
     assert np.linalg.norm(values) == pytest.approx(1.0) and sorted(columns) == [0, 1]
+
+
+def _flat(cues):
+    """The plain alternation of the cues, longest first: what the trie must match."""
+    alternation = "|".join(
+        r"\s+".join(re.escape(w) for w in cue.split()) for cue in sorted(cues, key=len, reverse=True)
+    )
+    return re.compile(rf"\b({alternation})(?:e?s)?\b")
+
+
+def test_the_cue_trie_matches_what_the_plain_alternation_matches():
+    cues = ["tax", "tax cut", "tax cuts for", "taxation", "taxi", "oil", "oil price", "oil prices", "b.c.", "price"]
+    trie = re.compile(rf"\b({subjects.cue_trie(cues)})(?:e?s)?\b")
+    texts = [
+        "tax cuts for all: taxes, taxation and a taxi; tax  cut\nfor oil.",
+        "oil   prices rose; the oil price fell; oilprices; oil pricey; b.c. prices",
+        "taxcut taxed taxis taxies oiles oils tax\tcuts for",
+    ]
+    for text in texts:
+        assert trie.findall(text) == _flat(cues).findall(text)
+    assert trie.findall(texts[0]) == ["tax cuts for", "tax", "taxation", "taxi", "tax  cut", "oil"]
+
+
+def test_the_vocabulary_pattern_finds_the_longest_cue():
+    found = subjects.vocabulary().pattern.findall("the central bank raised interest rates")
+    assert [" ".join(f.split()) for f in found] == _flat(subjects.vocabulary().cues).findall(
+        "the central bank raised interest rates"
+    )

@@ -25,6 +25,7 @@ import json
 import math
 import re
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -73,7 +74,7 @@ OTHER_BRANCH_WEIGHT = 0.5
 class Vocabulary:
     topics: dict[str, Topic]
     cues: dict[str, list[tuple[str, float]]]  # cue -> [(qcode, weight)]
-    pattern: re.Pattern  # every cue, longest first, in one alternation
+    pattern: re.Pattern  # every cue, in one trie of alternatives (``cue_trie``)
 
 
 def _label_cues(label: str) -> list[str]:
@@ -105,12 +106,35 @@ def vocabulary() -> Vocabulary:
             raise ValueError(f"subject_cues.json names {label!r}, which is not an IPTC Media Topic label")
         for cue in listed:
             add(cue, qcode, curated=True)
-    alternation = "|".join(
-        r"\s+".join(re.escape(w) for w in cue.split()) for cue in sorted(cues, key=len, reverse=True)
-    )
     # a final word may take a plural "s"/"es"
-    pattern = re.compile(rf"\b({alternation})(?:e?s)?\b")
+    pattern = re.compile(rf"\b({cue_trie(cues)})(?:e?s)?\b")
     return Vocabulary(topics, {c: list(q.items()) for c, q in cues.items()}, pattern)
+
+
+def cue_trie(cues: Iterable[str]) -> str:
+    """A regular expression matching any of the cues (lower-case words, one space apart; any run of
+    white space between words in the text), written as a trie: the regex engine follows a text's
+    characters down one branch instead of trying ~1,400 alternatives at every word, and where one
+    cue goes on from another it tries the longer first — what the flat alternation of the cues,
+    longest first, matches, about ten times faster."""
+    trie: dict = {}
+    for cue in cues:
+        node = trie
+        for char in cue:
+            node = node.setdefault(char, {})
+        node[""] = {}  # a cue ends here
+    return _trie_pattern(trie)
+
+
+def _trie_pattern(node: dict) -> str:
+    branches = [
+        (r"\s+" if char == " " else re.escape(char)) + _trie_pattern(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if "" not in node:
+        return branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
+    return f"(?:{'|'.join(branches)})?" if branches else ""
 
 
 def classifiers_version() -> str:
