@@ -293,17 +293,17 @@ class DeliveryEngine:
         to a finished attempt, the later versions its delivery woke."""
         ids = [item for item in items if isinstance(item, str)]
         attempts = [item for item in items if isinstance(item, delivery.Attempt)]
-        outgoing, follow_ups = self._claim_and_record(ids, attempts)
-        claimed, woken = dict(zip(ids, outgoing, strict=True)), iter(follow_ups)
+        claimed, follow_ups = self._claim_and_record(ids, attempts)
+        woken = iter(follow_ups)
         return [claimed[item] if isinstance(item, str) else next(woken) for item in items]
 
     def _claim_and_record(
         self, ids: list[str], attempts: list[delivery.Attempt]
-    ) -> tuple[list[delivery.Outgoing | None], list[list[delivery.Due]]]:
-        """Record the attempts and claim the deliveries in one transaction; every follow-up goes
-        back once, with the first attempt."""
+    ) -> tuple[dict[str, delivery.Outgoing | None], list[list[delivery.Due]]]:
+        """Record the attempts and claim the deliveries in one transaction: what to send for each
+        id, and each attempt's follow-ups (every one goes back once, with the first attempt)."""
         claimed, recorded = delivery.claim_and_record(ids, attempts, settings=self.settings)
-        return [claimed[i] for i in ids], [recorded.follow_ups] + [[] for _ in attempts[1:]]
+        return claimed, [recorded.follow_ups] + [[] for _ in attempts[1:]]
 
 
 _engine: DeliveryEngine | None = None

@@ -100,7 +100,7 @@ class ScriptedEngine(DeliveryEngine):
     def _claim_and_record(self, ids, attempts):
         """The results first, then the claims, as the real engine writes them."""
         follow_ups = self._record(attempts) if attempts else []
-        return (self._claim(ids) if ids else []), follow_ups
+        return dict(zip(ids, self._claim(ids) if ids else [], strict=True)), follow_ups
 
 
 def test_a_delivery_handed_over_again_while_its_attempt_finishes_is_taken_up_once_more():

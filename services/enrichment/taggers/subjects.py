@@ -116,7 +116,7 @@ def cue_trie(cues: Iterable[str]) -> str:
     white space between words in the text), written as a trie: the regex engine follows a text's
     characters down one branch instead of trying ~1,400 alternatives at every word, and where one
     cue goes on from another it tries the longer first — what the flat alternation of the cues,
-    longest first, matches, about ten times faster."""
+    longest first, matches, ~38 times faster on the development texts."""
     trie: dict = {}
     for cue in cues:
         node = trie
