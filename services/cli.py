@@ -184,12 +184,15 @@ def cmd_keys_revoke(args) -> int:
 def cmd_api(args) -> int:
     import uvicorn
 
+    from services.ingest.app import create_app
     from shared.config import get_settings
+    from shared.gc_freeze import freeze_startup_objects
 
     settings = get_settings()
+    app = create_app()
+    freeze_startup_objects()  # a full collector pass no longer stalls every request for ~0.1 s
     uvicorn.run(
-        "services.ingest.app:create_app",
-        factory=True,
+        app,
         host=args.host or settings.host,
         port=args.port or settings.port,
         log_level=settings.log_level.lower(),
@@ -206,7 +209,7 @@ def cmd_worker(args) -> int:
     import importlib
     import os
 
-    from shared import db, heartbeat
+    from shared import db, gc_freeze, heartbeat
     from shared.config import get_settings
     from shared.queue import get_celery
 
@@ -217,6 +220,7 @@ def cmd_worker(args) -> int:
     if metrics_port:
         _serve_worker_metrics(metrics_port)
     heartbeat.beat_on_worker_heartbeat(args.queue)
+    gc_freeze.freeze_when_worker_set_up()  # after the tasks module's import: its model is loaded first
     app = get_celery()
     quiet = _celery_output(get_settings().log_format)
     limits = []
@@ -279,12 +283,14 @@ def cmd_beat(args) -> int:
     from services.scheduler.loop import LeaseHeld, run
     from shared import metrics
     from shared.config import get_settings
+    from shared.gc_freeze import freeze_startup_objects
 
     if _metrics_port(args):
         metrics.serve(_metrics_port(args), get_settings().host)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    freeze_startup_objects()
     try:
         run(get_settings().scheduler_interval_seconds, stop)
     except LeaseHeld as exc:
