@@ -13,6 +13,8 @@ import time
 
 from aiohttp import web
 
+from shared.gc_freeze import freeze_startup_objects
+
 
 def make_app() -> web.Application:
     arrivals: dict[str, float] = {}
@@ -58,6 +60,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args()
+    freeze_startup_objects()  # as the project's processes do
     web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 import httpx
 from celery import Celery
 
+from shared.gc_freeze import freeze_when_worker_set_up
 from shared.queue import SEND_RETRY, make_celery, priority_for_urgency
 from shared.webhook_client import event_body, signed_headers
 
@@ -184,6 +185,7 @@ def main() -> None:
     args = parser.parse_args()
     app = make_app()
     register(app)
+    freeze_when_worker_set_up()  # as the project's workers do (after register: the tagger loads first)
     app.worker_main(
         [
             "worker",

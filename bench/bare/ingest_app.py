@@ -25,6 +25,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Field as Column
 from sqlmodel import Session, SQLModel, create_engine
 
+from shared.gc_freeze import freeze_startup_objects
+
 
 class StoryIn(BaseModel):
     """The filed story, with the project's limits for these fields."""
@@ -82,8 +84,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--database", required=True, help="SQLAlchemy URL of the database")
     args = parser.parse_args()
+    app = create_app(args.database)
+    freeze_startup_objects()  # as the project's API does
     uvicorn.run(
-        create_app(args.database),
+        app,
         host="127.0.0.1",
         port=args.port,
         log_level="info",
