@@ -9,7 +9,9 @@ client), ``python -m bench.isolation`` (slow receivers and everyone else),
 ``python -m bench.language`` (language detection on labelled text),
 ``python -m bench.statements`` (building a SQLAlchemy statement against running it),
 ``python -m bench.ninjs_validation`` (the ninjs schema check, compiled against pure Python),
-``python -m bench.desk`` (what an open wire desk's live list costs the API) and
+``python -m bench.desk`` (what an open wire desk's live list costs the API),
+``python -m bench.gc_pauses`` (a full garbage-collector pass in each kind of process, before and
+after the startup objects are frozen) and
 ``python -m bench.long_story`` (time and memory for stories of 50,000 to 500,000 characters)."""
 
 print(__doc__)
