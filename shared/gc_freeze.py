@@ -3,13 +3,13 @@
 CPython's collector looks at every object it tracks when it makes a full pass (generation 2),
 and a process makes one whenever the objects that survived since the last grew by a quarter.
 A process that has imported its modules (and, in enrichment, loaded the entity model) tracks
-170,000–260,000 objects that live as long as it does: a full pass over them took 90–180 ms
+120,000–230,000 objects that live as long as it does: a full pass over them took 60–160 ms
 on the benchmark machine, and in that time the process handles no story, so every story in
 that stage waits. ``freeze_startup_objects`` moves them out of the collector's sight once the
-process is set up (``gc.freeze``): later full passes look only at objects made since, and take
-well under a millisecond (``python -m bench.gc_pauses``). A prefork worker freezes before its
-pool forks, so the pool processes share those objects' memory pages instead of copying each page
-the collector would have written to.
+process is set up (``gc.freeze``): later full passes look only at objects made since, and took
+1–2 ms in a running stack (``python -m bench.gc_pauses``; docs/benchmarks.md, "eighth run"). A
+prefork worker freezes before its pool forks, so the pool processes share those objects' memory
+pages instead of copying each page the collector would have written to.
 
 Objects frozen are still freed when nothing refers to them; only a reference cycle among them
 that becomes garbage later is kept (the collector no longer looks there). Startup objects live
