@@ -265,8 +265,7 @@ def _bodies(connection: Connection, wanted: set[tuple[int, str]]) -> dict[tuple[
 def claim(delivery_ids: list[str], *, settings: Settings) -> dict[str, Outgoing | None]:
     """Take the leases of the given deliveries that are due and free, and return what to send
     for each one that may go now (None for the others: not due, held, waiting, withdrawn)."""
-    with session_scope() as session:
-        return _claim(session.connection(), delivery_ids, settings)
+    return claim_and_record(delivery_ids, [], settings=settings)[0]
 
 
 def _claim(connection: Connection, delivery_ids: list[str], settings: Settings) -> dict[str, Outgoing | None]:
@@ -375,10 +374,7 @@ def _outcome(attempt: Attempt, settings: Settings, now: datetime) -> tuple[str, 
 def record(attempts: list[Attempt], *, settings: Settings) -> Recorded:
     """Write the attempts, and each delivery's new state where its lease still holds. Results
     whose lease was lost (another worker took the delivery over) count for nothing else."""
-    with session_scope() as session:
-        recorded, by_outcome = _record(session.connection(), attempts, settings)
-    _after_recording(attempts, recorded, by_outcome)
-    return recorded
+    return claim_and_record([], attempts, settings=settings)[1]
 
 
 def claim_and_record(
