@@ -4,7 +4,9 @@ taggers' tags, and the overrunning call is told to stop."""
 
 from __future__ import annotations
 
+import signal
 import threading
+import time
 
 import pytest
 
@@ -121,3 +123,24 @@ def test_an_error_reaches_the_caller_in_a_worker_thread():
         return None
 
     assert in_a_thread(call) == "bad input"
+
+
+def spin_past_any_budget() -> str:
+    """Pure Python work that would run for HUNG seconds (signals reach it between bytecodes)."""
+    end = time.monotonic() + HUNG
+    while time.monotonic() < end:
+        pass
+    return "ran to the end"
+
+
+def test_an_overrun_in_the_main_thread_is_interrupted_every_time():
+    """In a process's main thread (a prefork pool process) the alarm cuts the call off; the
+    handler stays installed between calls, and a call that finished in time leaves no alarm
+    behind to cut off whatever runs next."""
+    with pytest.raises(BudgetExceeded):
+        within_budget(0.1, spin_past_any_budget)
+    assert within_budget(0.1, lambda: 7) == 7
+    time.sleep(0.3)  # past the budget of the call that finished: no alarm may go off now
+    with pytest.raises(BudgetExceeded):
+        within_budget(0.1, spin_past_any_budget)
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
