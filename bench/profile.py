@@ -9,8 +9,9 @@ stage's CPU time per story (from /proc, pool processes included).
 Starts the project's API (and Redis) as ``bench.ingest`` does, puts it under the same load (8
 connections, closed loop), and samples it with py-spy (``pip install -e '.[bench]'``) for the
 whole window, all threads, without pausing it. Prints the share of samples in which each function
-is on the stack (inclusive) and at its top (self), for the functions that matter most. The raw
-collapsed stacks are kept (``--out``) for a flame graph.
+is on the stack (inclusive) and at its top (self), for the functions that matter most, and the
+share of each library (``by_library``: what SQLAlchemy, Celery, logging... cost the process). The
+raw collapsed stacks are kept (``--out``) for a flame graph.
 """
 
 from __future__ import annotations
@@ -76,6 +77,62 @@ def shares(collapsed: Path) -> tuple[int, Counter, Counter]:
         for name in {name for name, ours in frames if ours and not name.startswith("cli.py:")}:
             inclusive[name] += int(count)
     return total, inclusive, own
+
+
+#: Packages reported together, by the first part of a frame's path as py-spy prints it.
+LIBRARY_GROUPS = {
+    "sqlalchemy": "SQLAlchemy (sqlmodel too)",
+    "sqlmodel": "SQLAlchemy (sqlmodel too)",
+    "celery": "Celery, kombu, billiard",
+    "kombu": "Celery, kombu, billiard",
+    "billiard": "Celery, kombu, billiard",
+    "vine": "Celery, kombu, billiard",
+    "spacy": "spaCy, thinc, NumPy",
+    "thinc": "spaCy, thinc, NumPy",
+    "numpy": "spaCy, thinc, NumPy",
+    "fastapi": "FastAPI, Starlette, uvicorn, anyio",
+    "starlette": "FastAPI, Starlette, uvicorn, anyio",
+    "uvicorn": "FastAPI, Starlette, uvicorn, anyio",
+    "anyio": "FastAPI, Starlette, uvicorn, anyio",
+    "services": "the project's own code",
+    "shared": "the project's own code",
+}
+#: A sample with one of these on its stack is charged to logging, whatever the log call ran below.
+LOGGING_PATHS = ("logging/", "shared/logs.py", "pythonjsonlogger/")
+
+
+def library_of(frame: str) -> str | None:
+    """The package (or standard module) a collapsed frame ``function (path:line)`` runs in, as
+    grouped in ``LIBRARY_GROUPS``; None for a frame with no file (a thread's or process's name)."""
+    head, _, where = frame.rpartition(" (")
+    path, _, line = where.removesuffix(")").rpartition(":")
+    if not head or not frame.endswith(")") or not line.isdigit() or not path or path.startswith("<"):
+        return None
+    first = path.split("/", 1)[0].removesuffix(".py")
+    return LIBRARY_GROUPS.get(first, first)
+
+
+def by_library(collapsed: Path) -> tuple[int, Counter]:
+    """Samples in all, and per library: each sample charged to the library of its innermost frame,
+    or to logging when a log call is anywhere on its stack (the line's formatting and writing)."""
+    charged: Counter = Counter()
+    total = 0
+    for line in collapsed.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        if any(marker in frame for frame in frames for marker in LOGGING_PATHS):
+            charged["logging"] += int(count)
+            continue
+        charged[next(filter(None, map(library_of, reversed(frames))), "(no file)")] += int(count)
+    return total, charged
+
+
+def library_report(total: int, charged: Counter, top: int) -> str:
+    lines = ["| library (innermost frame; a log call's samples to logging) | samples |", "|---|---|"]
+    return "\n".join(lines + [f"| {name} | {100 * n / total:.1f} % |" for name, n in charged.most_common(top)])
 
 
 def report(total: int, inclusive: Counter, own: Counter, top: int, gil: bool = False) -> str:
@@ -179,6 +236,7 @@ def stage_lines(pids: dict[str, int], out: Path, top: int, gil: bool) -> list[st
         total, inclusive, own = shares(out / f"{name}.txt")
         if total:
             lines += ["", f"### {name}", "", report(total, inclusive, own, top, gil=gil)]
+            lines += ["", library_report(*by_library(out / f"{name}.txt"), top=12)]
     return lines
 
 
@@ -209,6 +267,8 @@ def main() -> None:
     print(describe())
     print(f"\nPOST /v1/stories under load while sampled: {run.rate:.1f} accepted/s, p50 {run.p50_ms:.0f} ms\n")
     print(report(*shares(args.out), args.top, gil=args.gil))
+    print()
+    print(library_report(*by_library(args.out), top=12))
 
 
 if __name__ == "__main__":
