@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,16 +68,23 @@ def shares(collapsed: Path) -> tuple[int, Counter, Counter]:
     inclusive: Counter = Counter()
     own: Counter = Counter()
     total = 0
+    for stack, count in samples(collapsed):
+        frames = [frame_name(f) for f in stack if f.strip() and not f.startswith(("thread ", "process "))]
+        if not frames:
+            continue
+        total += count
+        own[frames[-1][0]] += count
+        for name in {name for name, ours in frames if ours and not name.startswith("cli.py:")}:
+            inclusive[name] += count
+    return total, inclusive, own
+
+
+def samples(collapsed: Path) -> Iterator[tuple[list[str], int]]:
+    """Each line of py-spy's collapsed output: its frames, outermost first, and how many samples."""
     for line in collapsed.read_text(errors="replace").splitlines():
         stack, _, count = line.rpartition(" ")
-        frames = [frame_name(f) for f in stack.split(";") if f.strip() and not f.startswith(("thread ", "process "))]
-        if not frames or not count.isdigit():
-            continue
-        total += int(count)
-        own[frames[-1][0]] += int(count)
-        for name in {name for name, ours in frames if ours and not name.startswith("cli.py:")}:
-            inclusive[name] += int(count)
-    return total, inclusive, own
+        if count.isdigit():
+            yield stack.split(";"), int(count)
 
 
 #: Packages reported together, by the first part of a frame's path as py-spy prints it.
@@ -117,16 +125,12 @@ def by_library(collapsed: Path) -> tuple[int, Counter]:
     or to logging when a log call is anywhere on its stack (the line's formatting and writing)."""
     charged: Counter = Counter()
     total = 0
-    for line in collapsed.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not count.isdigit():
-            continue
-        frames = stack.split(";")
-        total += int(count)
+    for frames, count in samples(collapsed):
+        total += count
         if any(marker in frame for frame in frames for marker in LOGGING_PATHS):
-            charged["logging"] += int(count)
-            continue
-        charged[next(filter(None, map(library_of, reversed(frames))), "(no file)")] += int(count)
+            charged["logging"] += count
+        else:
+            charged[next(filter(None, map(library_of, reversed(frames))), "(no file)")] += count
     return total, charged
 
 
