@@ -1,22 +1,36 @@
-"""Instructions a ``POST /v1/stories`` costs the API, against the bare endpoint: a count that does
-not drift with the machine.
+"""Instructions a story costs the project — the API's ``POST /v1/stories`` against the bare
+endpoint, or a worker stage's task — under valgrind: a count that does not drift with the machine.
 
-    python -m bench.instructions [--requests 200] [--warm-up 30]
+    python -m bench.instructions [--stage api|enrichment|enrichment-alone|publish] [--requests 200]
+                                 [--warm-up 30] [--without PART,...]
 
 On a machine whose speed drifts by a quarter within minutes, a change that saves 5 % of a request
 cannot be seen in requests/s or in CPU seconds. valgrind's callgrind counts the instructions a
-process runs instead: the same code on the same input gives the same count to well under 1 %,
-whatever else the machine is doing. Each app runs in a process of its own under callgrind, called
-in-process (ASGI calls, one request after another, no socket and no uvicorn: both would add the
-same to either side); counting is switched on after the warm-up (``callgrind_control``) and off
-after the last request, so neither start-up nor imports are counted. The project's API gets a
-migrated SQLite database, an editor key and a Redis of its own (``tests.support.Stack``, no
-workers): each request files a story, answers 202 and relays its event to Redis, as under
-``bench.ingest``. The bare endpoint is ``bench.bare.ingest_app``. Every request must answer 202.
+process runs instead: the same code on the same input gives the same count to within about 1 %,
+whatever else the machine is doing. Counting is switched on after the warm-up
+(``callgrind_control``) and off after the last story, so neither start-up nor imports are counted.
+Every process gets a migrated SQLite database of its own, editor and admin keys and a Redis
+(``tests.support.Stack``, no workers); messages go to that Redis and stay there.
 
-Instruction counts are not seconds (a cache miss costs no instruction), so they compare versions
-of the code, not the project with the machine: ``bench.ingest`` stays the measure of the target.
-valgrind makes each process about 70 times slower while it counts: 200 requests take a minute.
+* ``--stage api`` (default): each app in a process of its own, called in-process (ASGI calls, one
+  request after another, no socket and no uvicorn: both would add the same to either side). The
+  project files a story per request, answers 202 and relays its event, as under ``bench.ingest``;
+  the bare endpoint is ``bench.bare.ingest_app``. Every request must answer 202.
+* ``--stage enrichment`` / ``enrichment-alone`` / ``publish``: the project only (the bare chain's
+  tasks do nothing). The stories are filed first, with one subscriber, uncounted; then the stage's
+  task function (``enrichment.tag_version``, ``publish.render_version``: their bodies, called in
+  this process, as a worker's pool process runs them) goes through the versions one by one.
+  ``enrichment`` takes batches as configured (the first call of a burst holds and tags the next
+  few; their own calls then find them tagged), ``enrichment-alone`` one version a call
+  (``NEWSWIRE_TAGGING_BATCH_VERSIONS=1``: what a story costs in a trickle); ``publish`` renders
+  versions tagged beforehand and queues one delivery each.
+* ``--without``: the count again with each named part left out (bench-only patches), one at a
+  time, then all together: what a part costs is the difference.
+
+Instruction counts are not seconds (a cache miss or a Redis round trip costs no instruction), so
+they compare versions of the code, not the project with the machine: ``bench.ingest`` and
+``bench.pipeline`` stay the measures of the targets. valgrind makes a process about 70 times
+slower while it counts: 200 requests take a minute.
 """
 
 from __future__ import annotations
@@ -62,16 +76,16 @@ def _counting(on: bool) -> None:
         raise RuntimeError(f"{' '.join(command)} failed: is this process running under callgrind?")
 
 
-async def _post(app, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
-    """One request through the ASGI app; its status."""
+async def _post(app, path: str, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
+    """One POST through the ASGI app; its status."""
     scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": "/v1/stories",
-        "raw_path": b"/v1/stories",
+        "path": path,
+        "raw_path": path.encode(),
         "root_path": "",
         "query_string": b"",
         "headers": [*headers, (b"content-length", str(len(body)).encode())],
@@ -95,9 +109,14 @@ async def _post(app, body: bytes, headers: list[tuple[bytes, bytes]]) -> int:
     return answer["status"]
 
 
-async def _requests(app, headers, bodies: list[bytes]) -> None:
+def _headers(key: str) -> list[tuple[bytes, bytes]]:
+    return [(b"content-type", b"application/json"), (b"authorization", f"Bearer {key}".encode())]
+
+
+async def _file(app, key: str, bodies: list[bytes]) -> None:
+    """POST each story; each must answer 202."""
     for body in bodies:
-        status = await _post(app, body, headers)
+        status = await _post(app, "/v1/stories", body, _headers(key))
         if status != 202:
             raise RuntimeError(f"a request answered {status}, not 202")
 
@@ -185,73 +204,111 @@ def _app(target: str, database: str):
     return create_app()
 
 
-def child(target: str, bodies: Path, warm_up: int, key: str, database: str, without: list[str]) -> None:
-    """Build the app (less the parts ``without`` names), warm it up with the first ``warm_up``
-    bodies, count the rest. (The bodies come in a file: the bare app must not share a process
-    with the project's models.)"""
+def child(args: argparse.Namespace) -> None:
+    """Build the app (less the parts ``--without`` names), warm the stage up on the first
+    ``--warm-up`` stories, count it on the rest. (The stories come in a file: the bare app must
+    not share a process with the project's models.)"""
     from shared.gc_freeze import freeze_startup_objects
 
-    for part in without:
+    for part in parts(args.without):
         WITHOUT[part]()
-    app = _app(target, database)
+    app = _app(args.child, args.database)
     freeze_startup_objects()  # as both servers do
-    headers = [(b"content-type", b"application/json"), (b"authorization", f"Bearer {key}".encode())]
-    lines = [line.encode() for line in bodies.read_text().splitlines()]
+    lines = [line.encode() for line in args.bodies.read_text().splitlines()]
+    if args.stage == "api":
 
-    async def run() -> None:
-        await _requests(app, headers, lines[:warm_up])
-        _counting(True)
-        await _requests(app, headers, lines[warm_up:])
-        _counting(False)
+        async def run() -> None:
+            await _file(app, args.key, lines[: args.warm_up])
+            _counting(True)
+            await _file(app, args.key, lines[args.warm_up :])
+            _counting(False)
 
-    asyncio.run(run())
+        asyncio.run(run())
+        return
+    asyncio.run(_file_for_workers(app, args.key, args.admin_key, lines))
+    _count_worker_stage(args.stage, _version_ids(), args.warm_up)
+
+
+async def _file_for_workers(app, key: str, admin_key: str, bodies: list[bytes]) -> None:
+    """The stories a worker stage takes up, and one subscriber, so that publishing creates a
+    delivery for each version (nothing here is counted)."""
+    subscriber = json.dumps({"name": "counted site", "url": "http://127.0.0.1:9/webhooks"}).encode()
+    status = await _post(app, "/v1/subscribers", subscriber, _headers(admin_key))
+    if status != 201:
+        raise RuntimeError(f"the subscriber was refused: {status}")
+    await _file(app, key, bodies)
+
+
+def _version_ids() -> list[int]:
+    from sqlmodel import select
+
+    from shared.db import read_scope
+    from shared.models import StoryVersion
+
+    with read_scope() as session:
+        return list(session.exec(select(StoryVersion.id).order_by(StoryVersion.id)))
+
+
+def _count_worker_stage(stage: str, version_ids: list[int], warm_up: int) -> None:
+    """Run the stage's task function on each version in turn, counting all but the first
+    ``warm_up``; publishing takes versions tagged beforehand."""
+    from services.enrichment.taggers import warm_up as load_taggers
+    from services.enrichment.tasks import tag_version
+    from services.publish.tasks import render_version
+
+    load_taggers()
+    task = render_version if stage == "publish" else tag_version
+    if stage == "publish":
+        for version_id in version_ids:
+            tag_version(version_id)
+    for version_id in version_ids[:warm_up]:
+        task(version_id)
+    _counting(True)
+    for version_id in version_ids[warm_up:]:
+        task(version_id)
+    _counting(False)
 
 
 # --- the parent ----------------------------------------------------------------------------------
 
 
-def count(
-    target: str, args: argparse.Namespace, env: dict[str, str], key: str, work: Path, without: tuple[str, ...] = ()
-) -> int:
-    """Instructions per request of one app (less the parts ``without`` names), counted in a
-    process of its own."""
-    run = "-".join((target, *without))
-    out = work / f"callgrind.{run}.out"
-    command = [
-        "valgrind",
-        "--tool=callgrind",
-        "--instr-atstart=no",
-        f"--callgrind-out-file={out}",
-        sys.executable,
-        "-m",
-        "bench.instructions",
-        "--child",
-        target,
-        "--bodies",
-        str(work / "bodies.jsonl"),
-        "--warm-up",
-        str(args.warm_up),
-        "--key",
-        key,
-        "--database",
-        f"sqlite:///{work / f'{run}.db'}",
-        *(["--without", ",".join(without)] if without else []),
-    ]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
-    if done.returncode != 0:
-        raise RuntimeError(f"{target} under callgrind failed:\n{done.stderr[-3000:]}")
-    return collected(done.stderr) // args.requests
+def parts(without: str | None) -> list[str]:
+    """The parts a ``--without`` value names; an unknown one is refused with the known ones."""
+    named = [part for part in (without or "").split(",") if part]
+    unknown = sorted(set(named) - set(WITHOUT))
+    if unknown:
+        raise SystemExit(f"--without: unknown {', '.join(unknown)} (known: {', '.join(WITHOUT)})")
+    return named
 
 
 def runs(args: argparse.Namespace) -> list[tuple[str, tuple[str, ...]]]:
-    """(app, parts left out) of each count: the project and the bare app, then the project
-    without each part asked for, one at a time, and without all of them."""
-    without = [part for part in args.without.split(",") if part] if args.without else []
-    unknown = sorted(set(without) - set(WITHOUT))
-    if unknown:
-        raise SystemExit(f"--without: unknown {', '.join(unknown)} (known: {', '.join(WITHOUT)})")
-    counted = [("project", ()), ("bare", ())] + [("project", (part,)) for part in without]
+    """(app, parts left out) of each count: the project (and, for the API, the bare app), then
+    the project without each part asked for, one at a time, and without all of them."""
+    without = parts(args.without)
+    counted = [("project", ())] + ([("bare", ())] if args.stage == "api" else [])
+    counted += [("project", (part,)) for part in without]
     return counted + ([("project", tuple(without))] if len(without) > 1 else [])
+
+
+def count(run: tuple[str, tuple[str, ...]], args: argparse.Namespace, env: dict[str, str], keys, work: Path) -> int:
+    """Instructions per story of one run (app, parts left out), counted in a process of its own."""
+    target, without = run
+    name = "-".join((target, *without))
+    command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / name}.out"]
+    command += [sys.executable, "-m", "bench.instructions", "--child", target, "--stage", args.stage]
+    command += ["--bodies", str(work / "bodies.jsonl"), "--warm-up", str(args.warm_up)]
+    command += ["--key", keys[0], "--admin-key", keys[1], "--database", f"sqlite:///{work / name}.db"]
+    command += ["--without", ",".join(without)] if without else []
+    if args.stage != "api":
+        # A tagger call runs some 70 times slower under valgrind: no budget may run out (the
+        # calls are the same whatever the budget), and valgrind delivers the alarm late.
+        env = {**env, "NEWSWIRE_TAGGER_BUDGET_SECONDS": "3600"}
+    if args.stage == "enrichment-alone":
+        env = {**env, "NEWSWIRE_TAGGING_BATCH_VERSIONS": "1"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+    if done.returncode != 0:
+        raise RuntimeError(f"{name} under callgrind failed:\n{done.stderr[-3000:]}")
+    return collected(done.stderr) // args.requests
 
 
 def measure(args: argparse.Namespace) -> dict[tuple[str, tuple[str, ...]], int]:
@@ -270,41 +327,51 @@ def measure(args: argparse.Namespace) -> dict[tuple[str, tuple[str, ...]], int]:
             done = newswire(["migrate"], stack.env)
             if done.returncode != 0:
                 raise RuntimeError(done.stderr)
-            key = stack.create_key("editor")
+            keys = (stack.create_key("editor"), stack.create_key("admin"))
             root = str(Path(__file__).resolve().parent.parent)
             env = {**stack.env, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-            return {(target, without): count(target, args, env, key, work, without) for target, without in runs(args)}
+            return {run: count(run, args, env, keys, work) for run in runs(args)}
         finally:
             stack.redis.stop()
 
 
-def report(per_request: dict[tuple[str, tuple[str, ...]], int], args: argparse.Namespace) -> str:
-    project, bare = per_request[("project", ())], per_request[("bare", ())]
+WHAT = {
+    "api": "POST /v1/stories in-process (ASGI, one at a time)",
+    "enrichment": "enrichment.tag_version, version by version (batches as configured)",
+    "enrichment-alone": "enrichment.tag_version, one version a call (a batch of one)",
+    "publish": "publish.render_version, version by version (one subscriber)",
+}
+
+
+def report(per_story: dict[tuple[str, tuple[str, ...]], int], args: argparse.Namespace) -> str:
+    project = per_story[("project", ())]
     lines = [
         describe(),
         "",
-        f"POST /v1/stories in-process (ASGI, one at a time), {args.requests} requests counted after "
-        f"{args.warm_up} not counted, under valgrind's callgrind",
+        f"{WHAT[args.stage]}: {args.requests} stories counted after {args.warm_up} not counted, "
+        "under valgrind's callgrind",
         "",
-        "| app | instructions per request | share of the project's |",
+        "| run | instructions per story | share of the project's |",
         "|---|---|---|",
         f"| project | {project:,} | 100 % |",
-        f"| bare | {bare:,} | {100 * bare / project:.1f} % |",
     ]
-    for (_app_name, without), counted in per_request.items():
-        if without:
+    for (target, without), counted in per_story.items():
+        if target == "bare":
+            lines.append(f"| bare | {counted:,} | {100 * counted / project:.1f} % (ratio ×{counted / project:.3f}) |")
+        elif without:
             saved = project - counted
             lines.append(
                 f"| project without {' + '.join(without)} | {counted:,} | {100 * counted / project:.1f} % "
                 f"(the part: {saved:,}, {100 * saved / project:.1f} %) |"
             )
-    return "\n".join([*lines, "", f"ratio (bare / project): ×{bare / project:.3f}"])
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=200, help="requests counted")
-    parser.add_argument("--warm-up", type=int, default=30, help="requests before counting starts")
+    parser.add_argument("--stage", choices=tuple(WHAT), default="api", help="what is counted (default: api)")
+    parser.add_argument("--requests", type=int, default=200, help="stories counted")
+    parser.add_argument("--warm-up", type=int, default=30, help="stories before counting starts")
     parser.add_argument(
         "--without",
         help=f"also count the project without each of these parts, comma-separated: {', '.join(WITHOUT)}",
@@ -312,17 +379,11 @@ def main() -> None:
     parser.add_argument("--child", choices=TARGETS, help=argparse.SUPPRESS)
     parser.add_argument("--bodies", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
+    parser.add_argument("--admin-key", help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(
-            args.child,
-            args.bodies,
-            args.warm_up,
-            args.key,
-            args.database,
-            (args.without or "").split(",") if args.without else [],
-        )
+        child(args)
         return
     print(report(measure(args), args))
 

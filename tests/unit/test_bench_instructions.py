@@ -1,5 +1,5 @@
-"""``bench.instructions``: the count read from callgrind's messages, and which counts a
-``--without`` list asks for."""
+"""``bench.instructions``: the count read from callgrind's messages, and which counts a stage
+and a ``--without`` list ask for."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ def test_no_count_or_two_counts_is_an_error_not_a_number():
 
 
 def test_each_part_left_out_is_counted_alone_then_all_together():
-    asked = runs(argparse.Namespace(without="relay,logging"))
+    asked = runs(argparse.Namespace(stage="api", without="relay,logging"))
     assert asked == [
         ("project", ()),
         ("bare", ()),
@@ -38,11 +38,20 @@ def test_each_part_left_out_is_counted_alone_then_all_together():
         ("project", ("logging",)),
         ("project", ("relay", "logging")),
     ]
-    assert runs(argparse.Namespace(without=None)) == [("project", ()), ("bare", ())]
-    assert runs(argparse.Namespace(without="send")) == [("project", ()), ("bare", ()), ("project", ("send",))]
+    assert runs(argparse.Namespace(stage="api", without=None)) == [("project", ()), ("bare", ())]
+    assert runs(argparse.Namespace(stage="api", without="send")) == [
+        ("project", ()),
+        ("bare", ()),
+        ("project", ("send",)),
+    ]
+
+
+def test_a_worker_stage_has_no_bare_count():
+    assert runs(argparse.Namespace(stage="publish", without=None)) == [("project", ())]
+    assert runs(argparse.Namespace(stage="enrichment", without="send")) == [("project", ()), ("project", ("send",))]
 
 
 def test_an_unknown_part_is_refused_with_the_known_ones():
     with pytest.raises(SystemExit, match="unknown nothing") as refused:
-        runs(argparse.Namespace(without="relay,nothing"))
+        runs(argparse.Namespace(stage="api", without="relay,nothing"))
     assert all(part in str(refused.value) for part in WITHOUT)
