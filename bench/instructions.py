@@ -9,8 +9,8 @@ cannot be seen in requests/s or in CPU seconds. valgrind's callgrind counts the 
 process runs instead: the same code on the same input gives the same count to within about 1 %,
 whatever else the machine is doing. Counting is switched on after the warm-up
 (``callgrind_control``) and off after the last story, so neither start-up nor imports are counted.
-Every process gets a migrated SQLite database of its own, editor and admin keys and a Redis
-(``tests.support.Stack``, no workers); messages go to that Redis and stay there.
+Every process gets a migrated SQLite database of its own with an editor and an admin key, and an
+embedded Redis (no workers): messages go to it and stay there.
 
 * ``--stage api`` (default): each app in a process of its own, called in-process (ASGI calls, one
   request after another, no socket and no uvicorn: both would add the same to either side). The
@@ -290,21 +290,43 @@ def runs(args: argparse.Namespace) -> list[tuple[str, tuple[str, ...]]]:
     return counted + ([("project", tuple(without))] if len(without) > 1 else [])
 
 
-def count(run: tuple[str, tuple[str, ...]], args: argparse.Namespace, env: dict[str, str], keys, work: Path) -> int:
-    """Instructions per story of one run (app, parts left out), counted in a process of its own."""
+def _stage_env(env: dict[str, str], stage: str, database: str) -> dict[str, str]:
+    env = {**env, "NEWSWIRE_DATABASE_URL": database}
+    if stage != "api":
+        # A tagger call runs some 70 times slower under valgrind: no budget may run out (the
+        # calls are the same whatever the budget), and valgrind delivers the alarm late.
+        env["NEWSWIRE_TAGGER_BUDGET_SECONDS"] = "3600"
+    if stage == "enrichment-alone":
+        env["NEWSWIRE_TAGGING_BATCH_VERSIONS"] = "1"
+    return env
+
+
+def _new_database(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate the database ``env`` names; an editor and an admin key in it."""
+    from tests.support import newswire
+
+    def run(*command: str) -> str:
+        done = newswire(list(command), env)
+        if done.returncode != 0:
+            raise RuntimeError(f"newswire {' '.join(command)} failed: {done.stderr}")
+        return (done.stdout.strip().splitlines() or [""])[-1]
+
+    run("migrate")
+    return tuple(run("keys", "create", "--role", role, "--name", f"counted {role}") for role in ("editor", "admin"))
+
+
+def count(run: tuple[str, tuple[str, ...]], args: argparse.Namespace, env: dict[str, str], work: Path) -> int:
+    """Instructions per story of one run (app, parts left out), counted in a process of its
+    own, on a database of its own."""
     target, without = run
     name = "-".join((target, *without))
+    env = _stage_env(env, args.stage, f"sqlite:///{work / name}.db")
+    editor, admin = _new_database(env) if target == "project" else ("", "")
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / name}.out"]
     command += [sys.executable, "-m", "bench.instructions", "--child", target, "--stage", args.stage]
     command += ["--bodies", str(work / "bodies.jsonl"), "--warm-up", str(args.warm_up)]
-    command += ["--key", keys[0], "--admin-key", keys[1], "--database", f"sqlite:///{work / name}.db"]
+    command += ["--key", editor, "--admin-key", admin, "--database", env["NEWSWIRE_DATABASE_URL"]]
     command += ["--without", ",".join(without)] if without else []
-    if args.stage != "api":
-        # A tagger call runs some 70 times slower under valgrind: no budget may run out (the
-        # calls are the same whatever the budget), and valgrind delivers the alarm late.
-        env = {**env, "NEWSWIRE_TAGGER_BUDGET_SECONDS": "3600"}
-    if args.stage == "enrichment-alone":
-        env = {**env, "NEWSWIRE_TAGGING_BATCH_VERSIONS": "1"}
     done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
     if done.returncode != 0:
         raise RuntimeError(f"{name} under callgrind failed:\n{done.stderr[-3000:]}")
@@ -313,7 +335,7 @@ def count(run: tuple[str, tuple[str, ...]], args: argparse.Namespace, env: dict[
 
 def measure(args: argparse.Namespace) -> dict[tuple[str, tuple[str, ...]], int]:
     from bench.ingest import RATE_LIMIT, story
-    from tests.support import Stack, newswire
+    from shared.embedded_redis import EmbeddedRedis
 
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind (with callgrind_control) is not installed")
@@ -321,18 +343,20 @@ def measure(args: argparse.Namespace) -> dict[tuple[str, tuple[str, ...]], int]:
         work = Path(tmp)
         bodies = (json.dumps(story(n)) for n in range(args.warm_up + args.requests))
         (work / "bodies.jsonl").write_text("\n".join(bodies) + "\n")
-        stack = Stack(work / "stack", None, {"NEWSWIRE_RATE_LIMIT_PER_KEY": RATE_LIMIT})
-        stack.env["NEWSWIRE_REDIS_URL"] = stack.redis.start()
+        redis = EmbeddedRedis(work / "redis", appendonly=False)
+        root = str(Path(__file__).resolve().parent.parent)
+        env = {
+            **os.environ,
+            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
+            "NEWSWIRE_DATA_DIR": str(work),
+            "NEWSWIRE_REDIS_URL": redis.start(),
+            "NEWSWIRE_RATE_LIMIT_PER_KEY": RATE_LIMIT,
+            "NEWSWIRE_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
+        }
         try:
-            done = newswire(["migrate"], stack.env)
-            if done.returncode != 0:
-                raise RuntimeError(done.stderr)
-            keys = (stack.create_key("editor"), stack.create_key("admin"))
-            root = str(Path(__file__).resolve().parent.parent)
-            env = {**stack.env, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-            return {run: count(run, args, env, keys, work) for run in runs(args)}
+            return {run: count(run, args, env, work) for run in runs(args)}
         finally:
-            stack.redis.stop()
+            redis.stop()
 
 
 WHAT = {
