@@ -25,7 +25,8 @@ embedded Redis (no workers): messages go to it and stay there.
   (``NEWSWIRE_TAGGING_BATCH_VERSIONS=1``: what a story costs in a trickle); ``publish`` renders
   versions tagged beforehand and queues one delivery each.
 * ``--without``: the count again with each named part left out (bench-only patches), one at a
-  time, then all together: what a part costs is the difference.
+  time, then all together: what a part costs is the difference. In a worker stage only
+  ``logging``, ``send`` and ``mark-sent`` leave anything out; the other parts are the API's.
 
 Instruction counts are not seconds (a cache miss or a Redis round trip costs no instruction), so
 they compare versions of the code, not the project with the machine: ``bench.ingest`` and
@@ -176,8 +177,9 @@ def _without_web() -> None:
     app.web.install = lambda _app: None
 
 
-#: ``--without`` NAME → what leaves that part out of the project's API (before it is built).
-#: Bench-only patches: what a part costs is the count with it less the count without it.
+#: ``--without`` NAME → what leaves that part out (before the app is built). Bench-only patches:
+#: what a part costs is the count with it less the count without it. ``logging``, ``send`` and
+#: ``mark-sent`` apply to every stage; the rest to the API only (elsewhere they change nothing).
 WITHOUT = {
     "logging": _without_logging,  # INFO lines ("story filed"; "request" is request-id's)
     "relay": _without_relay,  # the events stay unsent: no thread hop, no message, no mark-sent
@@ -322,6 +324,8 @@ def count(run: tuple[str, tuple[str, ...]], args: argparse.Namespace, env: dict[
     name = "-".join((target, *without))
     env = _stage_env(env, args.stage, f"sqlite:///{work / name}.db")
     editor, admin = _new_database(env) if target == "project" else ("", "")
+    # The profile file goes to the temporary directory (valgrind would write callgrind.out.<pid>
+    # where it runs); the count is read from valgrind's messages.
     command = ["valgrind", "--tool=callgrind", "--instr-atstart=no", f"--callgrind-out-file={work / name}.out"]
     command += [sys.executable, "-m", "bench.instructions", "--child", target, "--stage", args.stage]
     command += ["--bodies", str(work / "bodies.jsonl"), "--warm-up", str(args.warm_up)]
