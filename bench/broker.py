@@ -2,12 +2,14 @@
 
     python -m bench.broker [--messages 3000] [--repeat 3]
 
-Every hop of a story between the stages is one ``queue.send`` (Celery's ``send_task`` with the
-project's settings and retry policy). Measured here per message, wall and CPU time, against a Redis
-this command starts on a free port of 127.0.0.1 (nothing kept on disk):
+Every hop of a story between the stages is one ``queue.send`` (Celery's task message, written
+straight to Redis by ``shared.task_messages``). Measured here per message, wall and CPU time,
+against a Redis this command starts on a free port of 127.0.0.1 (nothing kept on disk):
 
 * ``queue.send``: what the project pays for each message;
-* the same through kombu's stock Redis transport, which builds a redis-py client for every message
+* Celery's ``send_task`` with the project's retry policy: what ``queue.send`` paid before (and still
+  pays on a broker ``shared.task_messages`` does not serve);
+* send_task through kombu's stock Redis transport, which builds a redis-py client for every message
   (the project's transport, ``shared.redis_transport``, keeps one per channel);
 * plain ``send_task``, without the retry policy (kombu's ``ensure`` wrapper);
 * the same messages sent eight at a time inside kombu's ``Producer.batch`` (one Redis pipeline per
@@ -63,6 +65,9 @@ def cases() -> dict[str, tuple[Callable[[], None], int]]:
     def send_one() -> None:
         queue.send(TASK, 12345, 5)
 
+    def send_task() -> None:
+        app.send_task(TASK, args=[12345], priority=5, retry=True, retry_policy=queue.SEND_RETRY)
+
     def send_stock() -> None:
         stock.send_task(TASK, args=[12345], priority=5, retry=True, retry_policy=queue.SEND_RETRY)
 
@@ -81,8 +86,9 @@ def cases() -> dict[str, tuple[Callable[[], None], int]]:
         client.lpush("bench-broker-bare", body)
 
     return {
-        "`queue.send` (the project's path)": (send_one, 1),
-        "the same through kombu's stock Redis transport": (send_stock, 1),
+        "`queue.send` (the project's path: the message written to Redis)": (send_one, 1),
+        "`send_task` with the retry policy (the project's path before)": (send_task, 1),
+        "`send_task` through kombu's stock Redis transport": (send_stock, 1),
         "`send_task` without the retry policy": (send_plain, 1),
         f"`send_task` in `Producer.batch`, {BATCH} a batch": (send_batch, BATCH),
         "build a redis-py client (kombu's stock transport does, per message)": (build_client, 1),

@@ -183,7 +183,7 @@ def _without_web() -> None:
 WITHOUT = {
     "logging": _without_logging,  # INFO lines ("story filed"; "request" is request-id's)
     "relay": _without_relay,  # the events stay unsent: no thread hop, no message, no mark-sent
-    "send": _without_send,  # the message to the broker only (Celery's send_task)
+    "send": _without_send,  # the message to the broker only (queue.send)
     "mark-sent": _without_mark_sent,  # the relay's write transaction only
     "rate-limit": _without_rate_limit,
     "request-id": _without_request_id,  # and its "request" log line

@@ -15,6 +15,7 @@ from kombu.exceptions import ChannelError
 
 from shared import redis_transport
 from shared.config import get_settings
+from shared.task_messages import TaskMessageWriter
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +109,46 @@ def resting() -> bool:
     )
 
 
+def queue_for(task_name: str) -> str:
+    """The queue ``TASK_ROUTES`` sends ``task_name`` to (by its prefix; else the default)."""
+    prefix = task_name.partition(".")[0]
+    return prefix if prefix in QUEUES else "publish"
+
+
+_writer: TaskMessageWriter | None = None
+
+
+def task_writer_for(app: Celery) -> TaskMessageWriter | None:
+    """A writer of ``app``'s task messages straight to Redis, when the app runs on the project's
+    own transport (one plain ``redis://`` broker URL); None: its messages go through ``send_task``."""
+    if app.conf.broker_transport != redis_transport.TRANSPORT:
+        return None
+    return TaskMessageWriter(app, app.conf.broker_write_url or app.conf.broker_url)
+
+
+def _task_writer() -> TaskMessageWriter | None:
+    global _writer
+    if _writer is None:
+        _writer = task_writer_for(get_celery())
+    return _writer
+
+
 def send(task_name: str, argument: object, priority: int) -> None:
     """Hand one message (an id, or a publish group's ids; nothing more) to the broker. Every
     message leaves through here, so the in-process tests replace this one function to record what
-    would be queued. After a failure, sends fail at once for ``broker_backoff_seconds`` (no
+    would be queued. The message is Celery's own, written to Redis by ``shared.task_messages``
+    (a fraction of ``send_task``'s cost) or, on a broker that module does not serve, sent by
+    ``send_task``. After a failure, sends fail at once for ``broker_backoff_seconds`` (no
     request waits on a dead broker)."""
     global _broker_failed_at
     if resting():
         raise BrokerUnavailable("the broker failed a moment ago")
     try:
-        get_celery().send_task(task_name, args=[argument], priority=priority, retry=True, retry_policy=SEND_RETRY)
+        writer = _task_writer()
+        if writer is None:
+            get_celery().send_task(task_name, args=[argument], priority=priority, retry=True, retry_policy=SEND_RETRY)
+        else:
+            writer.send(task_name, [argument], queue_for(task_name), priority)
     except Exception:
         _broker_failed_at = time.monotonic()
         raise

@@ -15,8 +15,9 @@ What is the same as the project:
 * one worker process per queue, with the pool and concurrency the project's stack gives that stage
   (``bench.stack.worker_counts``: the defaults of ``newswire worker``) and
   the same worker flags (``--without-gossip --without-mingle``, log level INFO to a file);
-* each task hands the next one to the broker the way the project's tasks do (``send_task`` with the
-  story's priority and ``shared.queue.SEND_RETRY``), not as a Celery canvas chain;
+* each task hands the next one to the broker the way the project's tasks do (Celery's message
+  written straight to Redis by ``shared.task_messages``, at the story's priority; ``send_task`` with
+  ``shared.queue.SEND_RETRY`` on a broker that module does not serve), not as a Celery canvas chain;
 * the last task POSTs a Standard Webhooks event body (``event_body``, ~100 bytes) signed with the
   project's ``signed_headers`` to the same kind of in-process receiver the pipeline benchmark uses,
   which verifies the signature and notes the arrival time on the benchmark's clock. Arrival is thus
@@ -35,6 +36,7 @@ the benchmark's client threads (a story is first POSTed to the API, which stores
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import subprocess
 import sys
@@ -46,7 +48,8 @@ import httpx
 from celery import Celery
 
 from shared.gc_freeze import freeze_when_worker_set_up
-from shared.queue import SEND_RETRY, make_celery, priority_for_urgency
+from shared.queue import SEND_RETRY, make_celery, priority_for_urgency, task_writer_for
+from shared.task_messages import TaskMessageWriter
 from shared.webhook_client import event_body, signed_headers
 
 #: (bare queue, the project's stage it stands for)
@@ -71,8 +74,18 @@ def make_app(broker_url: str | None = None) -> Celery:
     return app
 
 
+@functools.cache
+def _writer(app: Celery) -> TaskMessageWriter | None:
+    return task_writer_for(app)
+
+
 def forward(app: Celery, task_name: str, chain_id: str) -> None:
-    app.send_task(task_name, args=[chain_id], priority=PRIORITY, retry=True, retry_policy=SEND_RETRY)
+    """The next task to the broker, as ``shared.queue.send`` hands the project's on."""
+    writer = _writer(app)
+    if writer is None:
+        app.send_task(task_name, args=[chain_id], priority=PRIORITY, retry=True, retry_policy=SEND_RETRY)
+    else:
+        writer.send(task_name, [chain_id], ROUTES[task_name]["queue"], PRIORITY)
 
 
 def register(app: Celery) -> None:
