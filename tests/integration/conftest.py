@@ -5,6 +5,7 @@ import os
 
 import pytest
 
+from shared.embedded_redis import EmbeddedRedis
 from tests.support import PostgresDatabase, ScriptedEndpoint, Stack
 
 BACKENDS = ["sqlite"] + (["postgres"] if os.environ.get("NEWSWIRE_TEST_POSTGRES_URL") else [])
@@ -23,6 +24,16 @@ def running_stack(backend: str, folder, services=Stack.ALL, extra_env=None, stac
         running.stop()
         if pg:
             pg.drop()
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A Redis of the test's own (nothing kept on disk), for tests of the broker's messages."""
+    server = EmbeddedRedis(tmp_path / "redis", appendonly=False)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

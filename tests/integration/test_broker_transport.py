@@ -10,7 +10,6 @@ import pytest
 import redis
 
 from shared import redis_transport
-from shared.embedded_redis import EmbeddedRedis
 from shared.queue import make_celery
 
 
@@ -26,15 +25,6 @@ def app_for():
     yield make
     for app in made:
         app.close()
-
-
-@pytest.fixture
-def redis_url(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis", appendonly=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
 
 
 def _queued(url: str, queue: str) -> list[list]:

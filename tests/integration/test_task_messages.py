@@ -17,15 +17,6 @@ FRESH = {("headers", "id"), ("headers", "root_id"), ("properties", "correlation_
 
 
 @pytest.fixture
-def redis_url(tmp_path):
-    server = EmbeddedRedis(tmp_path / "redis", appendonly=False)
-    try:
-        yield server.start()
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def app(redis_url):
     made = queue.make_celery(redis_url)
     yield made
