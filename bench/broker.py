@@ -9,7 +9,7 @@ against a Redis this command starts on a free port of 127.0.0.1 (nothing kept on
 * ``queue.send``: what the project pays for each message;
 * Celery's ``send_task`` with the project's retry policy: what ``queue.send`` paid before (and still
   pays on a broker ``shared.task_messages`` does not serve);
-* send_task through kombu's stock Redis transport, which builds a redis-py client for every message
+* ``send_task`` through kombu's stock Redis transport, which builds a redis-py client for every message
   (the project's transport, ``shared.redis_transport``, keeps one per channel);
 * plain ``send_task``, without the retry policy (kombu's ``ensure`` wrapper);
 * the same messages sent eight at a time inside kombu's ``Producer.batch`` (one Redis pipeline per

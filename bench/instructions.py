@@ -31,7 +31,8 @@ embedded Redis (no workers): messages go to it and stay there.
 Instruction counts are not seconds (a cache miss or a Redis round trip costs no instruction), so
 they compare versions of the code, not the project with the machine: ``bench.ingest`` and
 ``bench.pipeline`` stay the measures of the targets. valgrind makes a process about 70 times
-slower while it counts: 200 requests take a minute.
+slower while it counts: 200 requests take a minute; a worker stage's task costs far more, so count
+it on fewer stories (``--requests 50 --warm-up 10``: about five minutes a count for publish).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ message priority so that flash stories (urgency 1-2) are fetched before routine 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from datetime import timedelta
@@ -115,9 +116,6 @@ def queue_for(task_name: str) -> str:
     return prefix if prefix in QUEUES else "publish"
 
 
-_writer: TaskMessageWriter | None = None
-
-
 def task_writer_for(app: Celery) -> TaskMessageWriter | None:
     """A writer of ``app``'s task messages straight to Redis, when the app runs on the project's
     own transport (one plain ``redis://`` broker URL); None: its messages go through ``send_task``."""
@@ -126,11 +124,10 @@ def task_writer_for(app: Celery) -> TaskMessageWriter | None:
     return TaskMessageWriter(app, app.conf.broker_write_url or app.conf.broker_url)
 
 
+@functools.cache
 def _task_writer() -> TaskMessageWriter | None:
-    global _writer
-    if _writer is None:
-        _writer = task_writer_for(get_celery())
-    return _writer
+    """This process's writer (or None), chosen once: not again for every message."""
+    return task_writer_for(get_celery())
 
 
 def send(task_name: str, argument: object, priority: int) -> None:
